@@ -1,0 +1,1 @@
+"""Simulated terminals and cards, used by the tests, the demo and the benchmark."""

@@ -1,0 +1,1 @@
+"""Transports: TCP, serial, PC/SC and NFC readers. They move bytes, nothing else."""

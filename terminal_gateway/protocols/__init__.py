@@ -1,0 +1,1 @@
+"""Codecs: bytes to typed requests and outcomes to bytes, sans-I/O."""
