@@ -1,0 +1,247 @@
+"""The TOML configuration, validated into frozen dataclasses.
+
+Every error names the file, the key and what was expected, because the operator reading it
+is at a clinic with an installation script, not a debugger.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
+PROTOCOLS = ("club8583",)
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message is for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    default: bool = False
+    daily_cap: int | None = None
+    invoice_cap: int | None = None
+    invoice_cap_percent: int | None = None
+    max_redemptions_per_day: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    id: str
+    timezone: ZoneInfo
+    day_cutoff_hour: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    protocol: str
+    profile: str
+    host: str = "127.0.0.1"
+    port: int = 8583
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    currency: int = 364
+    hold_minutes: int = 15
+    max_amount: int = 999_999_999_999
+    replay_days: int = 30
+    default_timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    url: str
+    commit_interval_ms: float = 2.0
+    poll_seconds: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    store: StoreSettings
+    program: Program
+    branches: dict[str, Branch]
+    listeners: tuple[Listener, ...]
+    groups: dict[str, Group]
+    profiles_dirs: tuple[Path, ...] = ()
+
+    @property
+    def default_group(self) -> Group:
+        return next(g for g in self.groups.values() if g.default)
+
+
+_NOUNS: dict[Any, str] = {
+    str: "a string",
+    int: "a whole number",
+    bool: "true or false",
+    dict: "a table",
+    list: "an array",
+    (int, float): "a number",
+}
+
+
+class _Section:
+    """Reads one table of the file, checking names and types as it goes."""
+
+    def __init__(self, path: str, where: str, table: Any):
+        self.path, self.where = path, where
+        if not isinstance(table, dict):
+            self.fail("", "a table")
+        self.table: dict[str, Any] = table
+        self.used: set[str] = set()
+
+    def fail(self, key: str, expected: str, got: Any = None) -> None:
+        name = f"{self.where}.{key}" if key and self.where else (key or self.where)
+        seen = "" if got is None else f", got {got!r}"
+        raise ConfigError(f"{self.path}: {name}: expected {expected}{seen}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+        self.used.add(key)
+        noun = _NOUNS.get(kind, "value")
+        if key not in self.table:
+            if required:
+                self.fail(key, f"{noun} (this key is required)")
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+            self.fail(key, noun, value)
+        return value
+
+    def amount(self, key: str, *, upper: int | None = None) -> int | None:
+        value = self.get(key, int)
+        if value is not None and (value < 0 or upper is not None and value > upper):
+            bound = f"0 to {upper}" if upper is not None else "0 or more"
+            self.fail(key, f"a whole number from {bound}", value)
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            self.fail(unknown[0], "one of " + ", ".join(sorted(self.used)) + " (unknown key)")
+
+
+def _zone(section: _Section, key: str, default: str) -> ZoneInfo:
+    name = section.get(key, str, default)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        section.fail(key, "an IANA time zone such as 'Asia/Tehran'", name)
+        raise AssertionError("unreachable") from None
+
+
+def _program(path: str, table: Any) -> Program:
+    s = _Section(path, "program", table)
+    program = Program(
+        currency=s.amount("currency", upper=999) or Program.currency,
+        hold_minutes=s.amount("hold_minutes") or Program.hold_minutes,
+        max_amount=s.amount("max_amount", upper=Program.max_amount) or Program.max_amount,
+        replay_days=s.amount("replay_days") or Program.replay_days,
+        default_timezone=_zone(s, "timezone", "UTC"),
+    )
+    s.done()
+    return program
+
+
+def _store(path: str, table: Any) -> StoreSettings:
+    s = _Section(path, "store", table)
+    settings = StoreSettings(
+        url=s.get("url", str, required=True),
+        commit_interval_ms=float(s.get("commit_interval_ms", (int, float), 2.0)),
+        poll_seconds=float(s.get("poll_seconds", (int, float), 0.5)),
+    )
+    s.done()
+    return settings
+
+
+def _branch(path: str, index: int, table: Any) -> Branch:
+    s = _Section(path, f"branches[{index}]", table)
+    branch_id = s.get("id", str, required=True)
+    if not 1 <= len(branch_id) <= 15:
+        s.fail("id", "1 to 15 characters (DE42)", branch_id)
+    cutoff = s.amount("day_cutoff_hour", upper=23) or 0
+    branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff)
+    s.done()
+    return branch
+
+
+def _listener(path: str, index: int, table: Any, profiles: frozenset[str]) -> Listener:
+    s = _Section(path, f"listeners[{index}]", table)
+    protocol = s.get("protocol", str, required=True)
+    if protocol not in PROTOCOLS:
+        s.fail("protocol", "one of " + ", ".join(PROTOCOLS), protocol)
+    profile = s.get("profile", str, required=True)
+    if profile not in profiles:
+        s.fail("profile", "a firmware profile: " + ", ".join(sorted(profiles)), profile)
+    port = s.amount("port", upper=65535)
+    listener = Listener(protocol, profile, s.get("host", str, "127.0.0.1"), 8583 if port is None else port)
+    s.done()
+    return listener
+
+
+def _group(path: str, name: str, table: Any) -> Group:
+    s = _Section(path, f"groups.{name}", table)
+    group = Group(
+        name=name,
+        default=s.get("default", bool, False),
+        daily_cap=s.amount("daily_cap"),
+        invoice_cap=s.amount("invoice_cap"),
+        invoice_cap_percent=s.amount("invoice_cap_percent", upper=100),
+        max_redemptions_per_day=s.amount("max_redemptions_per_day"),
+    )
+    if group.invoice_cap is not None and group.invoice_cap_percent is not None:
+        s.fail("invoice_cap_percent", "either invoice_cap or invoice_cap_percent, not both")
+    s.done()
+    return group
+
+
+def _groups(path: str, table: Any) -> dict[str, Group]:
+    s = _Section(path, "groups", table)
+    groups = {name: _group(path, name, s.get(name, dict)) for name in list(s.table)}
+    if not groups:
+        s.fail("", "at least one group")
+    defaults = [g.name for g in groups.values() if g.default]
+    if len(defaults) != 1:
+        s.fail("", f"exactly one group with default = true, found {len(defaults)}")
+    return groups
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the file named by ``path`` or by ``$TERMINAL_GATEWAY_CONFIG``."""
+    from .protocols.club8583.profile import available_profiles
+
+    path = path or os.environ.get(ENV_VAR)
+    if not path:
+        raise ConfigError(f"no configuration: give --config FILE or set {ENV_VAR}")
+    name = str(path)
+    try:
+        with open(name, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{name}: cannot read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{name}: not valid TOML: {e}") from None
+    root = _Section(name, "", data)
+    base = Path(name).resolve().parent
+    dirs = tuple(base / d for d in root.get("profiles_dirs", list, []))
+    profiles = frozenset(available_profiles(dirs))
+    branches = [_branch(name, i, t) for i, t in enumerate(root.get("branches", list, []))]
+    config = Config(
+        path=name,
+        store=_store(name, root.get("store", dict, required=True)),
+        program=_program(name, root.get("program", dict, {})),
+        branches={b.id: b for b in branches},
+        listeners=tuple(_listener(name, i, t, profiles) for i, t in enumerate(root.get("listeners", list, []))),
+        groups=_groups(name, root.get("groups", dict, required=True)),
+        profiles_dirs=dirs,
+    )
+    if len(config.branches) != len(branches):
+        root.fail("branches", "unique branch ids")
+    root.done()
+    return config

@@ -1,0 +1,509 @@
+"""``RuleCore.decide``: one request in, one outcome and its journal records out, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..config import Config
+from ..vocabulary import (
+    BalanceInquiry,
+    BatchTotals,
+    CardRef,
+    Code,
+    Complete,
+    Echo,
+    Limit,
+    Outcome,
+    Reconcile,
+    Redeem,
+    Refund,
+    Request,
+    Reverse,
+    SignOff,
+    SignOn,
+    TerminalFamily,
+    mask_pan,
+)
+from .calendar import business_day
+from .caps import DECLINE_CODES, grant, room_left
+from .cards import luhn_valid
+from .effects import (
+    BatchClosed,
+    BatchItem,
+    Changed,
+    DailyUsage,
+    Effect,
+    InvoiceUsage,
+    Posting,
+    Recorded,
+    Session,
+    Tombstone,
+)
+from .ledger import Account, Entry, Ledger, Terminal
+
+KINDS = {
+    Redeem: "redeem",
+    SignOn: "sign_on",
+    SignOff: "sign_off",
+    BalanceInquiry: "balance",
+    Complete: "complete",
+    Refund: "refund",
+    Reverse: "reverse",
+    Reconcile: "reconcile",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One row of the transaction journal: what was asked, what was decided, what changed."""
+
+    at: datetime
+    kind: str
+    terminal: str
+    outcome: Outcome
+    effects: tuple[Effect, ...]
+    key: str | None = None
+    repeat: bool = False
+    branch: str | None = None
+    card: str = ""
+    account_id: str | None = None
+    requested: int | None = None
+    invoice: str | None = None
+    day: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer and the records that must be durable before it leaves."""
+
+    outcome: Outcome
+    records: tuple[Record, ...] = ()
+
+
+@dataclass(slots=True)
+class _Draft:
+    """The decision being made: effects are applied at once and collected for the record."""
+
+    ledger: Ledger
+    request: Request
+    now: datetime
+    family: TerminalFamily
+    terminal: Terminal | None = None
+    account: Account | None = None
+    effects: list[Effect] = field(default_factory=list)
+
+    def apply(self, effect: Effect) -> None:
+        effect.apply(self.ledger)
+        self.effects.append(effect)
+
+    def change(self, entry: Entry, name: str, value: object) -> None:
+        self.apply(Changed(entry, name, getattr(entry, name), value))
+
+
+class RuleCore:
+    """Decides requests against the ledger under the configured program."""
+
+    def __init__(self, config: Config, ledger: Ledger | None = None):
+        self.config = config
+        self.ledger = ledger if ledger is not None else Ledger()
+        self._handlers: dict[type, Callable[[_Draft, Entry], Outcome]] = {
+            SignOn: self._sign_on,
+            SignOff: self._sign_off,
+            BalanceInquiry: self._balance,
+            Redeem: self._redeem,
+            Complete: self._complete,
+            Refund: self._refund,
+            Reverse: self._reverse,
+            Reconcile: self._reconcile,
+        }
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def decide(self, request: Request, now: datetime, family: TerminalFamily = TerminalFamily()) -> Decision:
+        """Decide ``request`` at ``now`` (UTC), applying its effects to the ledger."""
+        records = [self._expire(entry, now) for entry in self.ledger.due_holds(now)]
+        outcome, record = self._decide(_Draft(self.ledger, request, now, family))
+        if record is not None:
+            records.append(record)
+        return Decision(outcome, tuple(records))
+
+    def revert(self, records: tuple[Record, ...] | list[Record]) -> None:
+        """Undo ``records``, newest first: they could not be made durable."""
+        for record in reversed(records):
+            for effect in reversed(record.effects):
+                effect.revert(self.ledger)
+
+    def next_rrn(self) -> str:
+        self.ledger.last_rrn += 1
+        return f"{self.ledger.last_rrn:012d}"
+
+    # -- the common path -------------------------------------------------------------------
+
+    def _decide(self, d: _Draft) -> tuple[Outcome, Record | None]:
+        request, ledger = d.request, d.ledger
+        if isinstance(request, Echo):
+            return self._terminal_check(d) or Outcome(Code.APPROVED), None
+        kind = "hold" if isinstance(request, Redeem) and request.hold else KINDS[type(request)]
+        key = request.key
+        known = ledger.by_key.get(key) if key is not None else None
+        if known is not None:
+            if request.repeat:
+                return known.outcome, None
+            outcome = Outcome(Code.DUPLICATE, message=f"duplicate of an earlier request {key}")
+            return outcome, self._record(d, kind, outcome, with_key=False)
+        entry = Entry(kind=kind, terminal=request.terminal, outcome=Outcome(Code.APPROVED), key=key)
+        entry.branch = request.branch
+        if key is not None and key in ledger.reversed_keys:
+            outcome = Outcome(Code.INVALID_TRANSACTION, message="this request was reversed before it arrived")
+        else:
+            outcome = self._terminal_check(d) or self._handlers[type(request)](d, entry)
+        entry.outcome = outcome
+        if d.account is not None:
+            entry.account_id = d.account.id
+        if d.terminal is not None:
+            entry.branch = d.terminal.branch
+        d.apply(Recorded(entry))
+        return outcome, self._record(d, kind, outcome, entry=entry)
+
+    def _record(self, d: _Draft, kind: str, outcome: Outcome, *, entry: Entry | None = None,
+                with_key: bool = True) -> Record:
+        request = d.request
+        card = getattr(request, "card", None)
+        return Record(
+            at=d.now,
+            kind=kind,
+            terminal=request.terminal,
+            outcome=outcome,
+            effects=tuple(d.effects),
+            key=request.key if with_key else None,
+            repeat=request.repeat,
+            branch=request.branch,
+            card=mask_pan(card.pan) if card and card.pan else "",
+            account_id=d.account.id if d.account else None,
+            requested=getattr(request, "amount", None),
+            invoice=getattr(request, "invoice", None),
+            day=entry.day if entry else None,
+            ref=getattr(request, "rrn", None) or getattr(request, "original_key", None),
+        )
+
+    def _terminal_check(self, d: _Draft) -> Outcome | None:
+        request = d.request
+        terminal = d.ledger.terminals.get(request.terminal)
+        if terminal is None:
+            return Outcome(Code.NOT_PERMITTED_TERMINAL, message=f"terminal {request.terminal!r} is not registered")
+        d.terminal = terminal
+        if request.branch is not None and request.branch != terminal.branch:
+            return Outcome(Code.NOT_PERMITTED_TERMINAL,
+                           message=f"terminal {terminal.tid} belongs to branch {terminal.branch}, not {request.branch}")
+        if d.family.signon_required and not terminal.signed_on and not isinstance(request, (SignOn, Echo)):
+            return Outcome(Code.NOT_PERMITTED_TERMINAL, message=f"terminal {terminal.tid} is not signed on")
+        return None
+
+    def _resolve(self, d: _Draft, card: CardRef | None) -> Outcome | None:
+        """Find the member's account, or the answer that says why not."""
+        ledger = d.ledger
+        if card is None or not (card.pan or card.phone):
+            return Outcome(Code.FORMAT_ERROR, message="no card number or phone")
+        if card.pan is not None:
+            if not luhn_valid(card.pan):
+                return Outcome(Code.UNKNOWN_CARD, message=f"card {mask_pan(card.pan)} fails the Luhn check")
+            found = ledger.cards.get(card.pan)
+            if found is None:
+                return Outcome(Code.UNKNOWN_CARD, message=f"card {mask_pan(card.pan)} is not a club card")
+            if found.status == "lost":
+                return Outcome(Code.LOST_CARD, message=f"card {mask_pan(card.pan)} was reported lost")
+            account = ledger.accounts[found.account_id]
+            d.account = account
+            if found.status == "blocked":
+                return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="card blocked by the operator")
+        else:
+            account_id = ledger.phones.get(card.phone or "")
+            if account_id is None:
+                return Outcome(Code.UNKNOWN_CARD, message="no member with that phone number")
+            account = ledger.accounts[account_id]
+            d.account = account
+        if account.blocked:
+            return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="member blocked by the operator")
+        if account.group not in self.config.groups:
+            return Outcome(Code.NOT_PERMITTED_CARD, limit=Limit.GROUP,
+                           message=f"the member's group {account.group!r} is not configured")
+        return None
+
+    def _amount_problem(self, request: Request, amount: int) -> Outcome | None:
+        if amount <= 0:
+            return Outcome(Code.INVALID_AMOUNT, message="amount must be more than zero")
+        if amount > self.config.program.max_amount:
+            return Outcome(Code.INVALID_AMOUNT, message=f"amount exceeds the program maximum {self.config.program.max_amount}")
+        currency = getattr(request, "currency", None)
+        if currency is not None and currency != self.config.program.currency:
+            return Outcome(Code.FORMAT_ERROR,
+                           message=f"DE49: currency {currency:03d} is not the program currency {self.config.program.currency:03d}")
+        return None
+
+    def _day(self, d: _Draft) -> str:
+        assert d.terminal is not None
+        branch = self.config.branches.get(d.terminal.branch)
+        if branch is None:
+            return business_day(d.now, self.config.program.default_timezone, 0)
+        return business_day(d.now, branch.timezone, branch.day_cutoff_hour)
+
+    def _room_outcome(self, d: _Draft, entry: Entry, code: Code, amount: int = 0,
+                      limit: Limit | None = None, **extra: object) -> Outcome:
+        """An outcome that reports the member's balance and what is left of the caps."""
+        account = d.account
+        assert account is not None
+        group = self.config.groups[account.group]
+        day = entry.day or self._day(d)
+        invoice_used = d.ledger.invoices.get((entry.branch or "", entry.invoice or ""), 0) if entry.invoice else 0
+        room = room_left(group, account.balance(d.now), d.ledger.daily_used(account.id, day), invoice_used,
+                         getattr(d.request, "invoice_total", None))
+        return Outcome(code, amount=amount, balance=room.balance, daily_remaining=room.daily,
+                       invoice_remaining=room.invoice if entry.invoice else None, limit=limit, **extra)
+
+    # -- lots --------------------------------------------------------------------------------
+
+    def _take(self, d: _Draft, account: Account, amount: int) -> tuple[tuple[str, int], ...]:
+        """Debit ``amount`` from the usable lots, soonest-expiring first."""
+        taken = []
+        for lot in account.lots:
+            if amount == 0:
+                break
+            if lot.remaining > 0 and lot.usable(d.now):
+                part = min(lot.remaining, amount)
+                d.apply(Posting(lot.id, account.id, -part))
+                taken.append((lot.id, part))
+                amount -= part
+        return tuple(taken)
+
+    def _give_back(self, d: _Draft, entry: Entry, amount: int) -> tuple[tuple[str, int], ...]:
+        """Return ``amount`` of what ``entry`` took to the lots it came from, latest first,
+        with their own expiry."""
+        skip, left, returned = entry.given_back, amount, []
+        for lot_id, taken in reversed(entry.taken):
+            if left == 0:
+                break
+            if skip >= taken:
+                skip -= taken
+                continue
+            part = min(taken - skip, left)
+            skip = 0
+            d.apply(Posting(lot_id, entry.account_id or "", part))
+            returned.append((lot_id, part))
+            left -= part
+        d.change(entry, "given_back", entry.given_back + amount)
+        return tuple(returned)
+
+    def _unuse(self, d: _Draft, entry: Entry, amount: int, count: int) -> None:
+        """Give cap room back: the redemption, or part of it, did not happen."""
+        d.apply(DailyUsage(entry.account_id or "", entry.day or "", -amount, -count))
+        if entry.invoice is not None:
+            d.apply(InvoiceUsage(entry.branch or "", entry.invoice, -amount))
+
+    def _approval(self) -> tuple[str, str]:
+        """A new RRN and its authorization code (its last six digits)."""
+        rrn = self.next_rrn()
+        return rrn, rrn[-6:]
+
+    # -- network management and batches -------------------------------------------------
+
+    def _set_session(self, d: _Draft, signed_on: bool) -> Outcome:
+        assert d.terminal is not None
+        if d.terminal.signed_on != signed_on:
+            d.apply(Session(d.terminal.tid, signed_on))
+        return Outcome(Code.APPROVED)
+
+    def _sign_on(self, d: _Draft, entry: Entry) -> Outcome:
+        return self._set_session(d, True)
+
+    def _sign_off(self, d: _Draft, entry: Entry) -> Outcome:
+        return self._set_session(d, False)
+
+    def _reconcile(self, d: _Draft, entry: Entry) -> Outcome:
+        terminal = d.terminal
+        assert terminal is not None and isinstance(d.request, Reconcile)
+        gateway = terminal.batch
+        agreed = gateway == d.request.totals
+        d.apply(BatchClosed(terminal.tid, terminal.batch_seq, d.request.batch_number, gateway, d.request.totals))
+        message = "totals agree" if agreed else "totals differ; the batch is closed all the same"
+        return Outcome(Code.APPROVED if agreed else Code.TOTALS_MISMATCH, totals=gateway, message=message)
+
+    # -- balance and redemption ------------------------------------------------------------
+
+    def _balance(self, d: _Draft, entry: Entry) -> Outcome:
+        assert isinstance(d.request, BalanceInquiry)
+        return self._resolve(d, d.request.card) or self._room_outcome(d, entry, Code.APPROVED)
+
+    def _redeem(self, d: _Draft, entry: Entry) -> Outcome:
+        request = d.request
+        assert isinstance(request, Redeem) and d.terminal is not None
+        problem = self._amount_problem(request, request.amount) or self._resolve(d, request.card)
+        if problem:
+            return problem
+        account = d.account
+        assert account is not None
+        group = self.config.groups[account.group]
+        if group.invoice_cap_percent is not None and request.invoice_total is None:
+            return Outcome(Code.FORMAT_ERROR, message="DE48 IT (invoice total) is required: the invoice cap is a percentage")
+        entry.day, entry.branch, entry.invoice = self._day(d), d.terminal.branch, request.invoice
+        balance = account.balance(d.now)
+        room = room_left(group, balance, d.ledger.daily_used(account.id, entry.day),
+                         d.ledger.invoices.get((entry.branch, request.invoice), 0), request.invoice_total)
+        approved, limit = grant(request.amount, room)
+        if limit is Limit.BALANCE and approved == 0 and account.expired_credit(d.now) > 0:
+            limit = Limit.EXPIRED
+        if approved == 0 or (limit is not None and not d.family.partial_approval):
+            assert limit is not None
+            return self._room_outcome(d, entry, DECLINE_CODES[limit], limit=limit,
+                                      message=f"declined: {limit.value} leaves {approved}")
+        entry.taken = self._take(d, account, approved)
+        d.apply(DailyUsage(account.id, entry.day, approved, 1))
+        d.apply(InvoiceUsage(entry.branch, request.invoice, approved))
+        if request.hold:
+            entry.hold_state = "open"
+            entry.expires_at = d.now + timedelta(minutes=self.config.program.hold_minutes)
+        else:
+            entry.batch_seq = d.terminal.batch_seq
+            d.apply(BatchItem(d.terminal.tid, entry.batch_seq, BatchTotals(debits=1, debits_amount=approved)))
+        rrn, auth = self._approval()
+        code = Code.APPROVED if limit is None else Code.PARTIAL
+        return self._room_outcome(d, entry, code, approved, limit, rrn=rrn, auth_code=auth)
+
+    def _complete(self, d: _Draft, entry: Entry) -> Outcome:
+        request = d.request
+        assert isinstance(request, Complete) and d.terminal is not None
+        hold = d.ledger.by_rrn.get(request.rrn)
+        if hold is None or hold.kind != "hold" or hold.branch != d.terminal.branch:
+            return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no hold with RRN {request.rrn} at this branch")
+        if hold.hold_state != "open":
+            return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is {hold.hold_state}")
+        problem = self._resolve(d, request.card)
+        if problem or d.account is None or d.account.id != hold.account_id:
+            return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is not this card's")
+        held = hold.outcome.amount
+        problem = self._amount_problem(request, request.amount)
+        if problem or request.amount > held:
+            return problem or Outcome(Code.INVALID_AMOUNT, message=f"completion exceeds the held amount {held}")
+        release = held - request.amount
+        if release:
+            self._give_back(d, hold, release)
+            self._unuse(d, hold, release, 0)
+        d.change(hold, "hold_state", "completed")
+        d.change(hold, "captured", request.amount)
+        entry.ref, entry.day, entry.invoice = hold.outcome.rrn, hold.day, hold.invoice
+        entry.batch_seq = d.terminal.batch_seq
+        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, BatchTotals(debits=1, debits_amount=request.amount)))
+        return self._room_outcome(d, entry, Code.APPROVED, request.amount,
+                                  rrn=hold.outcome.rrn, auth_code=hold.outcome.auth_code)
+
+    def _refund(self, d: _Draft, entry: Entry) -> Outcome:
+        request = d.request
+        assert isinstance(request, Refund) and d.terminal is not None
+        original = d.ledger.by_rrn.get(request.rrn)
+        if original is None or original.kind not in ("redeem", "hold") or original.branch != d.terminal.branch:
+            return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no redemption with RRN {request.rrn} at this branch")
+        problem = self._resolve(d, request.card)
+        if problem or d.account is None or d.account.id != original.account_id:
+            return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"redemption {request.rrn} is not this card's")
+        spent = original.captured if original.kind == "hold" else original.outcome.amount
+        refundable = 0 if original.reversed or not original.outcome.approved else spent - original.refunded
+        problem = self._amount_problem(request, request.amount)
+        if problem or request.amount > refundable:
+            return problem or Outcome(Code.INVALID_AMOUNT, message=f"refund exceeds the refundable {refundable}")
+        entry.taken = self._give_back(d, original, request.amount)
+        d.change(original, "refunded", original.refunded + request.amount)
+        entry.ref, entry.day = request.rrn, original.day
+        entry.batch_seq = d.terminal.batch_seq
+        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, BatchTotals(credits=1, credits_amount=request.amount)))
+        rrn, auth = self._approval()
+        return self._room_outcome(d, entry, Code.APPROVED, request.amount, rrn=rrn, auth_code=auth)
+
+    # -- reversal and expiry ---------------------------------------------------------------
+
+    def _reverse(self, d: _Draft, entry: Entry) -> Outcome:
+        request = d.request
+        assert isinstance(request, Reverse) and d.terminal is not None
+        entry.ref = request.original_key
+        original = d.ledger.by_key.get(request.original_key)
+        if request.original_is_reversal or (original is not None and original.kind == "reverse"):
+            return Outcome(Code.INVALID_TRANSACTION, message="a reversal cannot be reversed")
+        if original is None:
+            if request.original_key not in d.ledger.reversed_keys:
+                d.apply(Tombstone(request.original_key))
+            return Outcome(Code.APPROVED, message="original not seen; it will be declined should it arrive")
+        if original.reversed or not original.outcome.approved:
+            if not original.reversed:
+                d.change(original, "reversed", True)
+            return Outcome(Code.APPROVED, message="nothing to undo")
+        if original.batch_seq is not None and original.batch_seq != d.terminal.batch_seq:
+            return Outcome(Code.INVALID_TRANSACTION, message="the original's batch was closed by reconciliation")
+        undo = {"redeem": self._undo_redeem, "hold": self._undo_hold, "complete": self._undo_completion,
+                "refund": self._undo_refund}.get(original.kind)
+        if undo is None:
+            d.change(original, "reversed", True)
+            return Outcome(Code.APPROVED, message="nothing to undo")
+        outcome = undo(d, original)
+        if outcome.approved:
+            d.change(original, "reversed", True)
+        return outcome
+
+    def _undo_redeem(self, d: _Draft, original: Entry) -> Outcome:
+        amount = original.outcome.amount
+        self._give_back(d, original, amount - original.given_back)
+        self._unuse(d, original, amount, 1)
+        self._batch_reversal(d, original, BatchTotals(debits_reversal=1, debits_reversal_amount=amount))
+        return Outcome(Code.APPROVED, amount=amount)
+
+    def _undo_hold(self, d: _Draft, original: Entry) -> Outcome:
+        if original.hold_state == "completed":
+            return Outcome(Code.INVALID_TRANSACTION, message="the hold was completed: reverse the completion")
+        if original.hold_state == "open":
+            held = original.outcome.amount
+            self._give_back(d, original, held - original.given_back)
+            self._unuse(d, original, held, 1)
+            d.change(original, "hold_state", "reversed")
+            return Outcome(Code.APPROVED, amount=held)
+        return Outcome(Code.APPROVED, message=f"the hold had {original.hold_state}")
+
+    def _undo_completion(self, d: _Draft, original: Entry) -> Outcome:
+        hold = d.ledger.by_rrn[original.ref or ""]
+        captured = hold.captured
+        self._give_back(d, hold, hold.outcome.amount - hold.given_back)
+        self._unuse(d, hold, captured, 1)
+        d.change(hold, "hold_state", "reversed")
+        self._batch_reversal(d, original, BatchTotals(debits_reversal=1, debits_reversal_amount=captured))
+        return Outcome(Code.APPROVED, amount=captured)
+
+    def _undo_refund(self, d: _Draft, original: Entry) -> Outcome:
+        """Take refunded credit back from the very lots it went to, if it is still there."""
+        amount = original.outcome.amount
+        for lot_id, part in original.taken:
+            if d.ledger.lots[lot_id].remaining < part:
+                return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE,
+                               message="the refunded credit was spent since")
+        for lot_id, part in original.taken:
+            d.apply(Posting(lot_id, original.account_id or "", -part))
+        redemption = d.ledger.by_rrn[original.ref or ""]
+        d.change(redemption, "given_back", redemption.given_back - amount)
+        d.change(redemption, "refunded", redemption.refunded - amount)
+        self._batch_reversal(d, original, BatchTotals(credits_reversal=1, credits_reversal_amount=amount))
+        return Outcome(Code.APPROVED, amount=amount)
+
+    def _batch_reversal(self, d: _Draft, original: Entry, totals: BatchTotals) -> None:
+        assert d.terminal is not None
+        d.apply(BatchItem(d.terminal.tid, d.terminal.batch_seq, totals))
+
+    def _expire(self, hold: Entry, now: datetime) -> Record:
+        """A hold's lifetime ended: its credit and cap room come back."""
+        request = Request(terminal=hold.terminal)
+        d = _Draft(self.ledger, request, now, TerminalFamily())
+        held = hold.outcome.amount
+        self._give_back(d, hold, held - hold.given_back)
+        self._unuse(d, hold, held, 1)
+        d.change(hold, "hold_state", "expired")
+        outcome = Outcome(Code.APPROVED, amount=held, rrn=hold.outcome.rrn, message="hold expired")
+        return Record(at=now, kind="hold_expiry", terminal=hold.terminal, outcome=outcome,
+                      effects=tuple(d.effects), account_id=hold.account_id, branch=hold.branch,
+                      invoice=hold.invoice, day=hold.day, ref=hold.outcome.rrn)

@@ -1,0 +1,191 @@
+"""The changes a decision makes to the ledger, each one persisted and each one reversible.
+
+A decision applies its effects at once, so the next request sees them; the store persists
+them with the decision's record; should the store fail, the gateway reverts them newest
+first and the ledger is again what the store holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from ..vocabulary import BatchTotals
+from .ledger import Entry, Ledger
+
+
+def add_totals(a: BatchTotals, b: BatchTotals, sign: int = 1) -> BatchTotals:
+    return BatchTotals(*(getattr(a, f.name) + sign * getattr(b, f.name) for f in fields(BatchTotals)))
+
+
+class Effect:
+    """One reversible change; ``replayed`` says whether rebuilding replays it from the journal
+    (lot balances are summed from the postings table instead)."""
+
+    __slots__ = ()
+    replayed: ClassVar[bool] = True
+
+    def apply(self, ledger: Ledger) -> None:
+        raise NotImplementedError
+
+    def revert(self, ledger: Ledger) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Posting(Effect):
+    """Credit (+) or debit (-) of one lot."""
+
+    replayed: ClassVar[bool] = False
+    lot_id: str
+    account_id: str
+    delta: int
+
+    def apply(self, ledger: Ledger) -> None:
+        ledger.lots[self.lot_id].remaining += self.delta
+
+    def revert(self, ledger: Ledger) -> None:
+        ledger.lots[self.lot_id].remaining -= self.delta
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage(Effect):
+    """Credit used and redemptions counted against a member's business day."""
+
+    account_id: str
+    day: str
+    amount: int
+    count: int
+
+    def apply(self, ledger: Ledger, sign: int = 1) -> None:
+        used = ledger.daily.setdefault((self.account_id, self.day), [0, 0])
+        used[0] += sign * self.amount
+        used[1] += sign * self.count
+
+    def revert(self, ledger: Ledger) -> None:
+        self.apply(ledger, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceUsage(Effect):
+    """Credit used on one invoice of one branch, across every card that pays it."""
+
+    branch: str
+    invoice: str
+    amount: int
+
+    def apply(self, ledger: Ledger, sign: int = 1) -> None:
+        key = (self.branch, self.invoice)
+        ledger.invoices[key] = ledger.invoices.get(key, 0) + sign * self.amount
+
+    def revert(self, ledger: Ledger) -> None:
+        self.apply(ledger, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(Effect):
+    """A decided request, remembered for repeats, reversals, completions and refunds."""
+
+    entry: Entry
+
+    def apply(self, ledger: Ledger) -> None:
+        entry = self.entry
+        if entry.key is not None:
+            ledger.by_key[entry.key] = entry
+        rrn = entry.outcome.rrn
+        if rrn and entry.kind in ("redeem", "hold", "refund"):
+            ledger.by_rrn[rrn] = entry
+            ledger.last_rrn = max(ledger.last_rrn, int(rrn))
+        if entry.hold_state == "open":
+            ledger.watch_hold(entry)
+
+    def revert(self, ledger: Ledger) -> None:
+        entry = self.entry
+        if entry.key is not None and ledger.by_key.get(entry.key) is entry:
+            del ledger.by_key[entry.key]
+        rrn = entry.outcome.rrn
+        if rrn and ledger.by_rrn.get(rrn) is entry:
+            del ledger.by_rrn[rrn]
+
+
+@dataclass(frozen=True, slots=True)
+class Changed(Effect):
+    """One field of a remembered entry changed (a hold completed, a redemption refunded)."""
+
+    entry: Entry
+    field: str
+    old: Any
+    new: Any
+
+    def apply(self, ledger: Ledger) -> None:
+        setattr(self.entry, self.field, self.new)
+
+    def revert(self, ledger: Ledger) -> None:
+        setattr(self.entry, self.field, self.old)
+        if self.field == "hold_state" and self.old == "open":
+            ledger.watch_hold(self.entry)
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone(Effect):
+    """A reversal came for a request never seen: that request is declined if it arrives."""
+
+    key: str
+
+    def apply(self, ledger: Ledger) -> None:
+        ledger.reversed_keys.add(self.key)
+
+    def revert(self, ledger: Ledger) -> None:
+        ledger.reversed_keys.discard(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Session(Effect):
+    """A terminal signed on or off; the session outlives its TCP connections."""
+
+    replayed: ClassVar[bool] = False
+    terminal: str
+    signed_on: bool
+
+    def apply(self, ledger: Ledger) -> None:
+        ledger.terminals[self.terminal].signed_on = self.signed_on
+
+    def revert(self, ledger: Ledger) -> None:
+        ledger.terminals[self.terminal].signed_on = not self.signed_on
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem(Effect):
+    """Totals a transaction adds to its terminal's open batch ``seq``."""
+
+    terminal: str
+    seq: int
+    totals: BatchTotals
+
+    def apply(self, ledger: Ledger, sign: int = 1) -> None:
+        terminal = ledger.terminals[self.terminal]
+        if terminal.batch_seq == self.seq:
+            terminal.batch = add_totals(terminal.batch, self.totals, sign)
+
+    def revert(self, ledger: Ledger) -> None:
+        self.apply(ledger, -1)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchClosed(Effect):
+    """Reconciliation closed batch ``seq``; its totals as the gateway and terminal saw them."""
+
+    terminal: str
+    seq: int
+    batch_number: str
+    gateway: BatchTotals
+    reported: BatchTotals
+
+    def apply(self, ledger: Ledger) -> None:
+        terminal = ledger.terminals[self.terminal]
+        if terminal.batch_seq == self.seq:
+            terminal.batch_seq, terminal.batch = self.seq + 1, BatchTotals()
+
+    def revert(self, ledger: Ledger) -> None:
+        terminal = ledger.terminals[self.terminal]
+        terminal.batch_seq, terminal.batch = self.seq, self.gateway

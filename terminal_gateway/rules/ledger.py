@@ -1,0 +1,141 @@
+"""The in-memory state the rule core decides on.
+
+The store is the truth; this is its working copy, rebuilt from it on start and changed only
+through effects (``effects.py``), so that every change can be persisted and reverted.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..vocabulary import BatchTotals, Outcome
+
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class Lot:
+    """One amount of credit the member received, spendable until it expires."""
+
+    id: str
+    account_id: str
+    remaining: int
+    created_at: datetime
+    expires_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+    @property
+    def spend_order(self) -> tuple[datetime, datetime, str]:
+        """Soonest-expiring first, then the oldest."""
+        return (self.expires_at or NEVER, self.created_at, self.id)
+
+
+@dataclass(slots=True)
+class Account:
+    id: str
+    group: str
+    phone: str | None = None
+    blocked: bool = False
+    lots: list[Lot] = field(default_factory=list)
+
+    def balance(self, now: datetime) -> int:
+        return sum(lot.remaining for lot in self.lots if lot.usable(now))
+
+    def expired_credit(self, now: datetime) -> int:
+        return sum(lot.remaining for lot in self.lots if not lot.usable(now))
+
+
+@dataclass(slots=True)
+class Card:
+    pan: str
+    account_id: str
+    status: str = "active"  # active, lost, blocked
+
+
+@dataclass(slots=True)
+class Terminal:
+    tid: str
+    branch: str
+    signed_on: bool = False
+    batch_seq: int = 1
+    batch: BatchTotals = field(default_factory=BatchTotals)
+
+
+@dataclass(slots=True)
+class Entry:
+    """A decided request as the core remembers it: for repeats, reversals, refunds, holds.
+
+    ``taken`` lists what the request debited from each lot, in order; ``given_back`` is how
+    much of it went back since (hold released, refunded), returned from the end of ``taken``.
+    """
+
+    kind: str
+    terminal: str
+    outcome: Outcome
+    key: str | None = None
+    account_id: str | None = None
+    branch: str | None = None
+    day: str | None = None
+    invoice: str | None = None
+    batch_seq: int | None = None
+    ref: str | None = None
+    taken: tuple[tuple[str, int], ...] = ()
+    given_back: int = 0
+    refunded: int = 0
+    reversed: bool = False
+    hold_state: str | None = None  # open, completed, reversed, expired
+    captured: int = 0
+    expires_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Every index the decisions need, each a plain dict so a lookup costs one hash."""
+
+    terminals: dict[str, Terminal] = field(default_factory=dict)
+    cards: dict[str, Card] = field(default_factory=dict)
+    phones: dict[str, str] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)
+    lots: dict[str, Lot] = field(default_factory=dict)
+    daily: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    invoices: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_key: dict[str, Entry] = field(default_factory=dict)
+    by_rrn: dict[str, Entry] = field(default_factory=dict)
+    reversed_keys: set[str] = field(default_factory=set)
+    hold_deadlines: list[tuple[datetime, str]] = field(default_factory=list)
+    last_rrn: int = 0
+
+    def add_account(self, account: Account) -> None:
+        self.accounts[account.id] = account
+        if account.phone:
+            self.phones[account.phone] = account.id
+
+    def add_lot(self, lot: Lot) -> None:
+        """Place a lot in its account's spend order."""
+        self.lots[lot.id] = lot
+        lots = self.accounts[lot.account_id].lots
+        lots.append(lot)
+        lots.sort(key=lambda each: each.spend_order)
+
+    def daily_used(self, account_id: str, day: str) -> tuple[int, int]:
+        used = self.daily.get((account_id, day))
+        return (used[0], used[1]) if used else (0, 0)
+
+    def watch_hold(self, entry: Entry) -> None:
+        if entry.expires_at is not None and entry.outcome.rrn:
+            heapq.heappush(self.hold_deadlines, (entry.expires_at, entry.outcome.rrn))
+
+    def due_holds(self, now: datetime) -> list[Entry]:
+        """Open holds whose lifetime ended at or before ``now``, oldest first."""
+        due = []
+        deadlines = self.hold_deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, rrn = heapq.heappop(deadlines)
+            entry = self.by_rrn.get(rrn)
+            if entry is not None and entry.hold_state == "open":
+                due.append(entry)
+        return due
