@@ -58,9 +58,12 @@ class DailyUsage(Effect):
     count: int
 
     def apply(self, ledger: Ledger, sign: int = 1) -> None:
-        used = ledger.daily.setdefault((self.account_id, self.day), [0, 0])
+        key = (self.account_id, self.day)
+        used = ledger.daily.setdefault(key, [0, 0])
         used[0] += sign * self.amount
         used[1] += sign * self.count
+        if used == [0, 0]:
+            del ledger.daily[key]
 
     def revert(self, ledger: Ledger) -> None:
         self.apply(ledger, -1)
@@ -76,7 +79,11 @@ class InvoiceUsage(Effect):
 
     def apply(self, ledger: Ledger, sign: int = 1) -> None:
         key = (self.branch, self.invoice)
-        ledger.invoices[key] = ledger.invoices.get(key, 0) + sign * self.amount
+        used = ledger.invoices.get(key, 0) + sign * self.amount
+        if used:
+            ledger.invoices[key] = used
+        else:
+            ledger.invoices.pop(key, None)
 
     def revert(self, ledger: Ledger) -> None:
         self.apply(ledger, -1)
