@@ -407,8 +407,11 @@ class RuleCore:
         problem = self._resolve(d, request.card)
         if problem or d.account is None or d.account.id != original.account_id:
             return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"redemption {request.rrn} is not this card's")
-        spent = original.captured if original.kind == "hold" else original.outcome.amount
-        refundable = 0 if original.reversed or not original.outcome.approved else spent - original.refunded
+        if original.kind == "hold":
+            spent = original.captured if original.hold_state == "completed" else 0
+        else:
+            spent = 0 if original.reversed or not original.outcome.approved else original.outcome.amount
+        refundable = spent - original.refunded
         problem = self._amount_problem(request, request.amount)
         if problem or request.amount > refundable:
             return problem or Outcome(Code.INVALID_AMOUNT, message=f"refund exceeds the refundable {refundable}")
@@ -477,16 +480,20 @@ class RuleCore:
         return Outcome(Code.APPROVED, amount=captured)
 
     def _undo_refund(self, d: _Draft, original: Entry) -> Outcome:
-        """Take refunded credit back from the very lots it went to, if it is still there."""
+        """Take refunded credit back from the very lots it went to, if it is still there.
+
+        Once the redemption itself was reversed, all its credit is back already: the refund
+        is undone in the books only, and no lot moves."""
         amount = original.outcome.amount
-        for lot_id, part in original.taken:
-            if d.ledger.lots[lot_id].remaining < part:
-                return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE,
-                               message="the refunded credit was spent since")
-        for lot_id, part in original.taken:
-            d.apply(Posting(lot_id, original.account_id or "", -part))
         redemption = d.ledger.by_rrn[original.ref or ""]
-        d.change(redemption, "given_back", redemption.given_back - amount)
+        if not (redemption.reversed or redemption.hold_state == "reversed"):
+            for lot_id, part in original.taken:
+                if d.ledger.lots[lot_id].remaining < part:
+                    return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE,
+                                   message="the refunded credit was spent since")
+            for lot_id, part in original.taken:
+                d.apply(Posting(lot_id, original.account_id or "", -part))
+            d.change(redemption, "given_back", redemption.given_back - amount)
         d.change(redemption, "refunded", redemption.refunded - amount)
         self._batch_reversal(d, original, BatchTotals(credits_reversal=1, credits_reversal_amount=amount))
         return Outcome(Code.APPROVED, amount=amount)

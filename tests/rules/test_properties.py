@@ -56,6 +56,7 @@ class Run:
         elif kind == "repeat" and self.sent:
             fields, decision = self.sent[op[1] % len(self.sent)]
             again = club.send(fields["type"], **{k: v for k, v in fields.items() if k != "type"} | {"repeat": True})
+            self.records.extend(again.records)
             if decision.outcome.code is not Code.DUPLICATE:
                 assert again.outcome == decision.outcome
         elif kind == "balance":
