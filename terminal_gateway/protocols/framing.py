@@ -57,7 +57,7 @@ class FrameBuffer:
     terminal repeats or reverses what got no answer).
     """
 
-    __slots__ = ("_buf", "_pos", "_header", "_size", "max_frame")
+    __slots__ = ("_buf", "_header", "_pos", "_size", "max_frame")
 
     def __init__(self, header: FrameHeader, max_frame: int = 4096) -> None:
         if not 0 < max_frame <= header.capacity:

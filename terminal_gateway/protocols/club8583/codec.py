@@ -48,7 +48,7 @@ class Decoded:
 class HostCodec:
     """Decodes terminal requests and encodes the gateway's responses under one profile."""
 
-    __slots__ = ("profile", "currency", "_wire")
+    __slots__ = ("_wire", "currency", "profile")
 
     def __init__(self, profile: Profile, currency: int) -> None:
         self.profile = profile
@@ -82,7 +82,11 @@ class HostCodec:
             return Decoded(None, context, e.code, e.reason)
 
     def encode(self, context: ResponseContext, outcome: Outcome) -> bytes:
-        """The response's frame body (with the swapped TPDU where the profile has one)."""
+        """The response's frame body (with the swapped TPDU where the profile has one).
+
+        An outcome that does not fit its elements (an RRN that is not 12 characters, an
+        amount over 12 digits) raises ``iso8583.EncodeError``: a bug upstream, not input.
+        """
         return self._wire.pack(response_fields(context, outcome, self.currency))
 
 

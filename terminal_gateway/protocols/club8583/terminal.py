@@ -23,7 +23,7 @@ class TerminalCodec:
     request's ``"h"`` is the TPDU as hex (``DEFAULT_TPDU`` when absent).
     """
 
-    __slots__ = ("profile", "_wire")
+    __slots__ = ("_wire", "profile")
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile

@@ -18,7 +18,7 @@ _TRACK2 = "35"
 
 
 class Wire:
-    __slots__ = ("_spec", "_packed_track2")
+    __slots__ = ("_packed_track2", "_spec")
 
     def __init__(self, profile: Profile) -> None:
         self._spec = profile.spec
