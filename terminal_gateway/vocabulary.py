@@ -181,6 +181,15 @@ class Reconcile(Request):
     totals: BatchTotals
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Malformed(Request):
+    """A message the codec could read enough of to answer, but not to decide; journalled
+    like any other decline so that the operator sees what the terminal sent wrong."""
+
+    code: Code
+    reason: str
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The gateway's answer to one request, whatever protocol carries it back."""

@@ -15,6 +15,7 @@ from ..vocabulary import (
     Complete,
     Echo,
     Limit,
+    Malformed,
     Outcome,
     Reconcile,
     Redeem,
@@ -146,6 +147,9 @@ class RuleCore:
         request, ledger = d.request, d.ledger
         if isinstance(request, Echo):
             return self._terminal_check(d) or Outcome(Code.APPROVED), None
+        if isinstance(request, Malformed):
+            outcome = Outcome(request.code, message=request.reason)
+            return outcome, self._record(d, "malformed", outcome, with_key=False)
         kind = "hold" if isinstance(request, Redeem) and request.hold else KINDS[type(request)]
         key = request.key
         known = ledger.by_key.get(key) if key is not None else None

@@ -1,0 +1,335 @@
+"""Simulated Club-8583 terminals: what a clinic's counters send in a day, over real TCP.
+
+Each terminal speaks a firmware profile through the same codec tables as the gateway,
+keeps its own batch totals from the answers it gets (as a real terminal does, so that its
+reconciliation means something), and prints every transaction as it happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from twisted.internet import defer
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+
+from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
+from terminal_gateway.protocols.framing import FrameBuffer
+from terminal_gateway.vocabulary import mask_pan
+
+from .population import BRANCH, card_number, terminal_id
+
+APPROVED = ("00", "10")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response as the terminal reads it."""
+
+    fields: dict[str, str]
+
+    @property
+    def code(self) -> str:
+        return self.fields.get("39", "")
+
+    @property
+    def approved(self) -> bool:
+        return self.code in APPROVED
+
+    @property
+    def amount(self) -> int:
+        return int(self.fields.get("4", "0") or 0)
+
+    @property
+    def rrn(self) -> str:
+        return self.fields.get("37", "")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return de48.parse(self.fields["48"]) if self.fields.get("48") else {}
+
+
+class TerminalLink(Protocol):
+    """One TCP connection: requests framed out, responses matched back by DE41 + DE11."""
+
+    def __init__(self, codec: TerminalCodec):
+        self.codec = codec
+        self.frames = FrameBuffer(codec.profile.header, codec.profile.max_frame)
+        self.waiting: dict[tuple[str, str], defer.Deferred[dict[str, str]]] = {}
+
+    def dataReceived(self, data: bytes) -> None:
+        for body in self.frames.feed(data):
+            fields = self.codec.decode(body)
+            waiter = self.waiting.pop((fields.get("41", ""), fields.get("11", "")), None)
+            if waiter is not None:
+                waiter.callback(fields)
+
+    def connectionLost(self, reason: object = None) -> None:
+        waiting, self.waiting = self.waiting, {}
+        for waiter in waiting.values():
+            waiter.errback(ConnectionError("the gateway closed the connection"))
+
+    def request(self, fields: dict[str, str], timeout: float) -> defer.Deferred[dict[str, str]]:
+        from twisted.internet import reactor
+
+        answer: defer.Deferred[dict[str, str]] = defer.Deferred()
+        self.waiting[(fields["41"], fields["11"])] = answer
+        self.transport.write(self.frames.frame(self.codec.encode(fields)))
+        return answer.addTimeout(timeout, reactor)
+
+    def send_raw(self, frame: bytes) -> None:
+        self.transport.write(frame)
+
+
+@dataclass
+class Totals:
+    """The terminal's own batch, counted from the answers it received."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, amount: int) -> None:
+        self.counts[kind] += 1
+        self.counts[kind + "_amount"] += amount
+
+    def fields(self) -> dict[str, str]:
+        c = self.counts
+        return {
+            "74": f"{c['credits']:010d}", "75": f"{c['credits_reversal']:010d}",
+            "76": f"{c['debits']:010d}", "77": f"{c['debits_reversal']:010d}",
+            "86": f"{c['credits_amount']:016d}", "87": f"{c['credits_reversal_amount']:016d}",
+            "88": f"{c['debits_amount']:016d}", "89": f"{c['debits_reversal_amount']:016d}",
+        }
+
+
+Printer = Callable[[str], None]
+
+
+class SimulatedTerminal:
+    """A counter terminal: builds the requests of club8583.md and keeps its batch."""
+
+    def __init__(self, tid: str, branch: str, link: TerminalLink, printer: Printer | None = None,
+                 timeout: float = 10.0, stan: int = 0):
+        self.tid, self.branch, self.link = tid, branch, link
+        self.printer, self.timeout = printer, timeout
+        self.stan = stan
+        self.totals = Totals()
+        self.batch_number = 1
+        self.codes: Counter[str] = Counter()
+
+    # -- building requests ---------------------------------------------------------------
+
+    def fields(self, mti: str, processing: str | None = None, **elements: str) -> dict[str, str]:
+        self.stan = self.stan % 999_999 + 1
+        now = datetime.now(UTC)
+        fields = {"t": mti, "7": now.strftime("%m%d%H%M%S"), "11": f"{self.stan:06d}",
+                  "12": now.strftime("%H%M%S"), "13": now.strftime("%m%d"), "41": self.tid.ljust(8)}
+        if mti[:2] != "08":
+            fields["42"] = self.branch.ljust(15)
+        if processing is not None:
+            fields["3"] = processing + "0000"
+        fields.update(elements)
+        return fields
+
+    @staticmethod
+    def money(card: str, amount: int, **tags: str) -> dict[str, str]:
+        elements = {"2": card, "4": f"{amount:012d}", "49": "364", "22": "021"}
+        if tags:
+            elements["48"] = de48.build(tags)
+        return elements
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def send(self, fields: dict[str, str], label: str, lose_answer: bool = False) -> Reply:
+        """Send a request; with ``lose_answer``, act as if its response never came and send
+        the repeat (last MTI digit 1), which must be answered the same."""
+        reply = Reply(await self.link.request(fields, self.timeout))
+        if lose_answer:
+            repeat = dict(fields, t=fields["t"][:3] + "1")
+            again = Reply(await self.link.request(repeat, self.timeout))
+            same = all(again.fields.get(de) == reply.fields.get(de) for de in ("4", "37", "38", "39"))
+            label += " (answer lost; repeat " + ("replayed it" if same else "DIFFERED") + ")"
+            if not same:
+                self.codes["repeat-mismatch"] += 1
+            reply = again
+        self.codes[reply.code] += 1
+        self._print(fields, reply, label)
+        return reply
+
+    def _print(self, fields: dict[str, str], reply: Reply, label: str) -> None:
+        if self.printer is None:
+            return
+        tags = reply.tags
+        card = mask_pan(fields.get("2")) or "-"
+        asked = int(fields.get("4", "0") or 0)
+        limit = f" {tags['RS']}" if "RS" in tags else ""
+        balance = f" balance {tags['AB']}" if "AB" in tags else ""
+        self.printer(f"{datetime.now():%H:%M:%S} {self.tid} {label:<24} {card:<19} {asked:>9} -> "
+                     f"{reply.code} {reply.amount:>9}{limit}{balance}")
+
+    # -- the transactions ---------------------------------------------------------------
+
+    async def sign_on(self) -> Reply:
+        return await self.send(self.fields("0800", **{"70": "001"}), "sign-on")
+
+    async def echo(self) -> Reply:
+        return await self.send(self.fields("0800", **{"70": "301"}), "echo")
+
+    async def balance(self, card: str) -> Reply:
+        return await self.send(self.fields("0200", "31", **{"2": card}), "balance")
+
+    async def redeem(self, card: str, amount: int, invoice: str, total: int | None = None,
+                     hold: bool = False, lose_answer: bool = False) -> tuple[dict[str, str], Reply]:
+        tags = {"IN": invoice} | ({"IT": str(total)} if total else {})
+        request = self.fields("0100" if hold else "0200", "00", **self.money(card, amount, **tags))
+        reply = await self.send(request, "hold" if hold else "redeem", lose_answer)
+        if reply.approved and not hold:
+            self.totals.add("debits", reply.amount)
+        return request, reply
+
+    async def complete(self, card: str, amount: int, rrn: str) -> Reply:
+        request = self.fields("0220", "00", **self.money(card, amount), **{"37": rrn})
+        reply = await self.send(request, "completion")
+        if reply.approved:
+            self.totals.add("debits", amount)
+        return reply
+
+    async def refund(self, card: str, amount: int, rrn: str) -> tuple[dict[str, str], Reply]:
+        request = self.fields("0200", "20", **self.money(card, amount), **{"37": rrn})
+        reply = await self.send(request, "refund")
+        if reply.approved:
+            self.totals.add("credits", amount)
+        return request, reply
+
+    async def reverse(self, original: dict[str, str], original_reply: Reply | None) -> Reply:
+        """Cancel ``original``; a reversal of an approved debit or credit counts in the batch."""
+        elements = {de: original[de] for de in ("2", "3", "4", "49") if de in original}
+        elements["90"] = original["t"][:3] + "0" + original["11"] + original["7"] + "0" * 22
+        reply = await self.send(self.fields("0400", **elements), "reversal")
+        if reply.approved and original_reply is not None and original_reply.approved:
+            kind = {"00": "debits_reversal", "20": "credits_reversal"}.get(original.get("3", "")[:2])
+            if kind and original["t"][:2] == "02":
+                self.totals.add(kind, original_reply.amount)
+        return reply
+
+    async def reconcile(self) -> Reply:
+        fields = self.fields("0500", **self.totals.fields(), **{"48": de48.build({"BN": f"{self.batch_number:06d}"})})
+        reply = await self.send(fields, "reconciliation")
+        self.totals = Totals()
+        self.batch_number += 1
+        return reply
+
+
+# -- scenarios --------------------------------------------------------------------------------
+
+async def scripted_day(terminal: SimulatedTerminal, cards: list[str], rng: random.Random) -> None:
+    """One of everything, in the order a counter meets it."""
+    card = rng.choice(cards)
+    await terminal.sign_on()
+    await terminal.echo()
+    await terminal.balance(card)
+    invoice = f"INV-{terminal.tid}-{rng.randrange(10**6):06d}"
+    request, sale = await terminal.redeem(card, 150_000, invoice, total=900_000)
+    if sale.approved:
+        await terminal.refund(card, min(20_000, sale.amount), sale.rrn)
+    _, hold = await terminal.redeem(card, 40_000, invoice + "-H", hold=True)
+    if hold.approved:
+        await terminal.complete(card, hold.amount // 2, hold.rrn)
+    request, sale = await terminal.redeem(card, 30_000, invoice + "-R", lose_answer=True)
+    await terminal.reverse(request, sale)
+    await terminal.reconcile()
+
+
+async def random_day(terminal: SimulatedTerminal, cards: list[str], rng: random.Random, count: int) -> None:
+    """``count`` transactions of a busy counter, in a random but realistic mix."""
+    await terminal.sign_on()
+    sales: list[tuple[str, dict[str, str], Reply]] = []
+    for n in range(count):
+        card, roll = rng.choice(cards), rng.random()
+        invoice = f"INV-{terminal.tid}-{n:05d}"
+        amount = rng.randrange(5, 160) * 1_000
+        if roll < 0.15:
+            await terminal.balance(card)
+        elif roll < 0.55:
+            request, reply = await terminal.redeem(card, amount, invoice, total=amount * 3)
+            sales.append((card, request, reply))
+        elif roll < 0.70:
+            _, hold = await terminal.redeem(card, amount, invoice, hold=True)
+            if hold.approved:
+                await terminal.complete(card, hold.amount * rng.randrange(5, 11) // 10, hold.rrn)
+        elif roll < 0.80 and sales:
+            card, _, sale = rng.choice(sales)
+            if sale.approved:
+                await terminal.refund(card, max(sale.amount // 4, 1), sale.rrn)
+        elif roll < 0.90 and sales:
+            _, request, sale = sales.pop(rng.randrange(len(sales)))
+            await terminal.reverse(request, sale)
+        else:
+            request, reply = await terminal.redeem(card, amount, invoice, lose_answer=True)
+            sales.append((card, request, reply))
+    await terminal.reconcile()
+
+
+# -- the command --------------------------------------------------------------------------------
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8583)
+    p.add_argument("--profile", default="club-t2", help="firmware profile the terminals run")
+    p.add_argument("--profiles-dir", action="append", default=[], metavar="DIR")
+    p.add_argument("--terminals", type=int, default=4, metavar="N", help="simulated terminals (T0000001..)")
+    p.add_argument("--first-terminal", type=int, default=1, metavar="I")
+    p.add_argument("--branch", default=BRANCH)
+    p.add_argument("--cards", type=int, default=100, metavar="N", help="cards 1..N of the population")
+    p.add_argument("--scenario", choices=("day", "random"), default="random")
+    p.add_argument("--transactions", type=int, default=20, metavar="N", help="per terminal, random scenario")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="print the summary only")
+
+
+async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter[str]:
+    from twisted.internet import reactor
+
+    profile = load_profile(args.profile, args.profiles_dir)
+    rng = random.Random(args.seed)
+    cards = [card_number(i) for i in range(1, args.cards + 1)]
+    runs, terminals = [], []
+    for index in range(args.first_terminal, args.first_terminal + args.terminals):
+        link = await connectProtocol(TCP4ClientEndpoint(reactor, args.host, args.port), TerminalLink(
+            TerminalCodec(profile)))
+        terminal = SimulatedTerminal(terminal_id(index), args.branch, link, printer, stan=rng.randrange(999_000))
+        terminals.append(terminal)
+        own = random.Random(rng.random())
+        scenario = (scripted_day(terminal, cards, own) if args.scenario == "day"
+                    else random_day(terminal, cards, own, args.transactions))
+        runs.append(defer.ensureDeferred(scenario))
+    results = await defer.DeferredList(runs, consumeErrors=True)
+    codes: Counter[str] = Counter()
+    for terminal, (ok, failure) in zip(terminals, results, strict=True):
+        codes.update(terminal.codes)
+        terminal.link.transport.loseConnection()
+        if not ok:
+            codes["failed"] += 1
+            print(f"{terminal.tid}: {failure.getErrorMessage()}", file=sys.stderr)
+    return codes
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the simulation and exit: 0 when every request got an answer and every repeat
+    matched, 1 otherwise."""
+    from twisted.internet import task
+
+    async def run(_reactor: object) -> None:
+        codes = await simulate(args, None if args.quiet else lambda line: print(line, flush=True))
+        summary = ", ".join(f"{code}: {count}" for code, count in sorted(codes.items()))
+        print(f"summary: {sum(codes.values())} answers ({summary})", flush=True)
+        if codes["failed"] or codes["repeat-mismatch"]:
+            raise SystemExit(1)
+
+    task.react(lambda reactor: defer.ensureDeferred(run(reactor)))
+    return 0

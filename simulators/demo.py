@@ -1,0 +1,130 @@
+"""The README's first command: a demo clinic on SQLite, the real daemon, live terminals.
+
+It does what an installer would, through the real command line: write a configuration,
+``init``, import terminals and members, start ``terminal-gateway run``, then let simulated
+terminals of every firmware family work a clinic day against it, and stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .population import BRANCH, card_number, write_members, write_terminals
+
+CONFIG = """\
+# The demo clinic: one branch in Tehran, silver and gold members, one listener per family.
+[store]
+url = "sqlite:///{db}"
+
+[program]
+currency = 364
+hold_minutes = 15
+
+[[branches]]
+id = "{branch}"
+timezone = "Asia/Tehran"
+day_cutoff_hour = 4
+
+[[listeners]]
+protocol = "club8583"
+profile = "club-t1"
+port = {port1}
+
+[[listeners]]
+protocol = "club8583"
+profile = "club-t2"
+port = {port2}
+
+[[listeners]]
+protocol = "club8583"
+profile = "club-t3"
+port = {port3}
+
+[groups.silver]
+default = true
+daily_cap = 200000
+invoice_cap = 100000
+max_redemptions_per_day = 5
+
+[groups.gold]
+daily_cap = 1000000
+invoice_cap_percent = 50
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the gateway exited with {process.returncode} during start-up")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the gateway did not listen on port {port} within {seconds} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dir", default="demo-data", help="where the demo keeps its database and logs")
+    p.add_argument("--transactions", type=int, default=15, help="per terminal in the random day")
+    args = p.parse_args(argv)
+
+    folder = Path(args.dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("gateway.db*"):
+        old.unlink()
+    ports = [free_port() for _ in range(3)]
+    config = folder / "gateway.toml"
+    config.write_text(CONFIG.format(db=folder / "gateway.db", branch=BRANCH,
+                                    port1=ports[0], port2=ports[1], port3=ports[2]))
+    cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
+
+    def step(*words: str) -> None:
+        print("$ terminal-gateway " + " ".join(words), flush=True)
+        subprocess.run([*cli, *words], check=True)
+
+    step("init")
+    step("terminal", "import", str(write_terminals(folder / "terminals.csv", 9)))
+    step("member", "import", str(write_members(folder / "members.csv", 200, credit=500_000)))
+    step("member", "add", card_number(1000), "--group", "gold")
+    step("credit", "grant", card_number(1000), "2000000", "--expires-in-days", "180")
+
+    log_path = folder / "gateway.log"
+    print(f"$ terminal-gateway run    (its decision log: {log_path})", flush=True)
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen([*cli, "run"], stderr=log, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        try:
+            for port in ports:
+                wait_for_port(port, daemon)
+            for n, (profile, port) in enumerate(zip(("club-t1", "club-t2", "club-t3"), ports, strict=True)):
+                for scenario in ("day", "random"):
+                    print(f"\n--- three {profile} terminals, scenario: {scenario} ---", flush=True)
+                    subprocess.run([*cli, "simulate", "--port", str(port), "--profile", profile,
+                                    "--terminals", "3", "--first-terminal", str(1 + 3 * n), "--cards", "200",
+                                    "--scenario", scenario, "--transactions", str(args.transactions)], check=True)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(30)
+    print(f"\nthe gateway stopped with exit code {code}; the last lines of its log:")
+    print("".join(log_path.read_text().splitlines(keepends=True)[-5:]))
+    step("member", "show", card_number(1))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

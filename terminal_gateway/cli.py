@@ -1,0 +1,196 @@
+"""``terminal-gateway``: the operator's command line (names fixed by operations.md).
+
+Each command exits 0 on success, or non-zero with one line on stderr saying why: an
+installation script reads it, so never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from .config import ENV_VAR, Config, ConfigError, load
+from .protocols.club8583 import ProfileError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out; the message is the operator's one line."""
+
+
+def _positive_amount(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"amount must be a whole number of minor units, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"amount must be more than zero, got {value}")
+    return value
+
+
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {value}")
+    return value
+
+
+def _store(config: Config):
+    from .store import Store
+
+    return Store(config.store.url)
+
+
+def cmd_init(config: Config, args: argparse.Namespace) -> None:
+    store = _store(config)
+    try:
+        store.init_schema()
+    finally:
+        store.close()
+    print(f"schema of {_safe_url(config.store.url)} is up to date")
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> int:
+    from .daemon.run import run
+
+    return run(config)
+
+
+def cmd_terminal_add(config: Config, args: argparse.Namespace) -> None:
+    with_store(config, lambda store: store.add_terminal(args.tid, args.branch))
+    print(f"terminal {args.tid} added at branch {args.branch}")
+
+
+def cmd_terminal_import(config: Config, args: argparse.Namespace) -> None:
+    count = with_store(config, lambda store: store.import_terminals(args.file))
+    print(f"{count} terminals imported")
+
+
+def cmd_member_add(config: Config, args: argparse.Namespace) -> None:
+    group = args.group or config.default_group.name
+    with_store(config, lambda store: store.add_member(args.card, group, config.groups, phone=args.phone,
+                                                      referrer=args.referrer))
+    print(f"member enrolled in group {group}")
+
+
+def cmd_member_show(config: Config, args: argparse.Namespace) -> None:
+    member = with_store(config, lambda store: store.member(args.card))
+    print(json.dumps(member, sort_keys=True))
+
+
+def cmd_member_import(config: Config, args: argparse.Namespace) -> None:
+    count = with_store(config, lambda store: store.import_members(args.file, config.groups,
+                                                                  config.default_group.name))
+    print(f"{count} members imported")
+
+
+def cmd_credit_grant(config: Config, args: argparse.Namespace) -> None:
+    expires = datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+    lot = with_store(config, lambda store: store.grant_credit(args.card, args.amount, expires_at=expires))
+    print(f"granted {args.amount} as lot {lot}" + (f", expiring {expires:%Y-%m-%d %H:%M} UTC" if expires else ""))
+
+
+def cmd_simulate(config: Config | None, args: argparse.Namespace) -> int:
+    from .simulators.club8583 import main as simulate
+
+    return simulate(args)
+
+
+def with_store(config: Config, action: Callable):
+    store = _store(config)
+    try:
+        store.check_schema()
+        return action(store)
+    finally:
+        store.close()
+
+
+def _safe_url(url: str) -> str:
+    """The store URL without its password, fit for a log or a message."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured store"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="terminal-gateway", description="Club card transaction gateway for clinics.")
+    p.add_argument("--config", metavar="FILE", help=f"configuration file (default: ${ENV_VAR})")
+    commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("init", help="create or upgrade the database schema").set_defaults(func=cmd_init)
+    commands.add_parser("run", help="run the gateway until SIGTERM or SIGINT").set_defaults(func=cmd_run)
+
+    terminal = commands.add_parser("terminal", help="register terminals").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    add = terminal.add_parser("add", help="register a terminal (DE41) at a branch (DE42)")
+    add.add_argument("tid")
+    add.add_argument("--branch", required=True)
+    add.set_defaults(func=cmd_terminal_add)
+    imp = terminal.add_parser("import", help="register terminals from a CSV file: tid,branch")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_terminal_import)
+
+    member = commands.add_parser("member", help="enrol and inspect members").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    add = member.add_parser("add", help="enrol a member with a club card")
+    add.add_argument("card")
+    add.add_argument("--group")
+    add.add_argument("--phone")
+    add.add_argument("--referrer", metavar="CARD")
+    add.set_defaults(func=cmd_member_add)
+    show = member.add_parser("show", help="print a member as JSON")
+    show.add_argument("card")
+    show.set_defaults(func=cmd_member_show)
+    imp = member.add_parser("import", help="enrol members from a CSV file: card,group,phone,referrer,credit")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_member_import)
+
+    credit = commands.add_parser("credit", help="give members credit").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    grant = credit.add_parser("grant", help="add a credit lot to a member's account")
+    grant.add_argument("card")
+    grant.add_argument("amount", type=_positive_amount)
+    grant.add_argument("--expires-in-days", type=_days, metavar="N")
+    grant.set_defaults(func=cmd_credit_grant)
+
+    from .simulators.club8583 import add_arguments
+
+    simulate = commands.add_parser("simulate", help="run simulated Club-8583 terminals against a gateway")
+    add_arguments(simulate)
+    simulate.set_defaults(func=cmd_simulate, needs_config=False)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        config = load(args.config) if getattr(args, "needs_config", True) else None
+        result = args.func(config, args)
+    except (ConfigError, ProfileError, CommandError) as e:
+        print(f"terminal-gateway: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as e:
+        from .store import StoreError
+
+        if isinstance(e, StoreError):
+            print(f"terminal-gateway: {e}", file=sys.stderr)
+            return EXIT_FAILURE
+        raise
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Between the codecs and the rule core: decide at once, answer once durable.
+
+Every protocol hands its typed requests to ``Dispatcher.handle`` and gets a Deferred that
+fires with the outcome only after the decision's records are committed by the store, or
+with 96 (nothing approved) when they could not be.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+
+from ..rules import RuleCore
+from ..rules.core import Decision
+from ..vocabulary import Code, Outcome, Request, TerminalFamily, mask_pan
+
+log = Logger(namespace="terminal_gateway.decision")
+
+STOPPING = Outcome(Code.MALFUNCTION, message="the gateway is stopping; nothing was approved")
+STORE_FAILED = "the decision could not be made durable; nothing was approved"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    def __init__(self, core: RuleCore, submit: Callable[[int, tuple], None], resume: Callable[[int], None],
+                 clock: Callable[[], datetime] = utc_now):
+        self.core = core
+        self._submit, self._resume, self._clock = submit, resume, clock
+        self._seq = 0
+        self._pending: OrderedDict[int, tuple[Deferred[Outcome], Request, Decision]] = OrderedDict()
+        self._drained: list[Deferred[None]] = []
+        self.accepting = True
+
+    def handle(self, request: Request, family: TerminalFamily) -> Deferred[Outcome]:
+        """Decide ``request``; the Deferred fires once the decision is durable."""
+        if not self.accepting:
+            self._log(request, STOPPING)
+            return succeed(STOPPING)
+        decision = self.core.decide(request, self._clock(), family)
+        if not decision.records and not self._pending:
+            self._log(request, decision.outcome)
+            return succeed(decision.outcome)
+        self._seq += 1
+        answer: Deferred[Outcome] = Deferred()
+        self._pending[self._seq] = (answer, request, decision)
+        self._submit(self._seq, decision.records)
+        return answer
+
+    def committed(self, through: int) -> None:
+        """The store made every decision up to ``through`` durable: answer them."""
+        while self._pending:
+            seq = next(iter(self._pending))
+            if seq > through:
+                break
+            answer, request, decision = self._pending.pop(seq)
+            self._log(request, decision.outcome)
+            answer.callback(decision.outcome)
+        self._check_drained()
+
+    def failed(self, first: int, error: Exception) -> None:
+        """The store failed from decision ``first`` on: undo every pending decision, newest
+        first, answer each 96, and let the committer go on past them."""
+        log.error("store write failed ({error}): answering 96 to {count} pending decisions",
+                  error=error, count=len(self._pending))
+        pending = list(self._pending.items())
+        self._pending.clear()
+        for _, (_, _, decision) in reversed(pending):
+            self.core.revert(decision.records)
+        self._resume(pending[-1][0] if pending else first)
+        for _, (answer, request, _) in pending:
+            outcome = Outcome(Code.MALFUNCTION, message=STORE_FAILED)
+            self._log(request, outcome)
+            answer.callback(outcome)
+        self._check_drained()
+
+    def drain(self) -> Deferred[None]:
+        """Stop taking requests; fires when every pending decision has been answered."""
+        self.accepting = False
+        done: Deferred[None] = Deferred()
+        self._drained.append(done)
+        self._check_drained()
+        return done
+
+    def _check_drained(self) -> None:
+        if not self._pending:
+            waiting, self._drained = self._drained, []
+            for done in waiting:
+                done.callback(None)
+
+    @staticmethod
+    def _log(request: Request, outcome: Outcome) -> None:
+        card = getattr(request, "card", None)
+        log.info(
+            "{terminal} {kind} card={card} requested={requested} approved={approved} code={code} "
+            "limit={limit} rrn={rrn} {message}",
+            terminal=request.terminal,
+            kind=type(request).__name__,
+            card=mask_pan(card.pan) if card and card.pan else ("phone" if card else "-"),
+            requested=getattr(request, "amount", None),
+            approved=outcome.amount,
+            code=outcome.code.value,
+            limit=outcome.limit.value if outcome.limit else "-",
+            rrn=outcome.rrn or "-",
+            message=outcome.message,
+        )

@@ -1,0 +1,93 @@
+"""The daemon as one Twisted service tree: start-up and clean stop follow one path.
+
+Start: rebuild the ledger from the store, start the group committer, listen. Stop: stop
+listening, refuse new requests, answer what is in flight once durable, close connections,
+flush and close the store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from twisted.application.service import MultiService
+from twisted.internet import reactor as default_reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThread
+from twisted.logger import Logger
+
+from ..config import Config
+from ..drivers.tcp import Club8583Factory
+from ..protocols.club8583 import HostCodec, load_profile
+from ..rules import Ledger, RuleCore
+from ..store import Store, apply_change
+from .committer import GroupCommitter
+from .dispatcher import Dispatcher
+
+log = Logger(namespace="terminal_gateway.daemon")
+
+
+class GatewayService(MultiService):
+    def __init__(self, config: Config, store: Store, reactor: object = default_reactor):
+        super().__init__()
+        self.config, self.store, self.reactor = config, store, reactor
+        self.factories: list[Club8583Factory] = []
+        self.ports: list[object] = []
+        ledger = Ledger()
+        started = datetime.now(UTC)
+        self.cursor = store.load(ledger, started, config.program.replay_days)
+        log.info("ledger rebuilt from the store: {accounts} members, {terminals} terminals, {entries} "
+                 "remembered requests, {holds} hold deadlines", accounts=len(ledger.accounts),
+                 terminals=len(ledger.terminals), entries=len(ledger.by_key), holds=len(ledger.hold_deadlines))
+        self.core = RuleCore(config, ledger)
+        self.committer = GroupCommitter(
+            store.write, reactor.callFromThread,
+            on_committed=lambda through: self.dispatcher.committed(through),
+            on_failed=lambda first, error: self.dispatcher.failed(first, error),
+        )
+        self.dispatcher = Dispatcher(self.core, self.committer.submit, self.committer.resume)
+        for listener in config.listeners:
+            profile = load_profile(listener.profile, config.profiles_dirs)
+            factory = Club8583Factory(profile, HostCodec(profile, config.program.currency), self.dispatcher)
+            self.factories.append(factory)
+        self._poller = LoopingCall(self._poll_changes)
+
+    def startService(self) -> None:
+        self.committer.start()
+        super().startService()
+        for factory, listener in zip(self.factories, self.config.listeners, strict=True):
+            port = self.reactor.listenTCP(listener.port, factory, interface=listener.host)
+            self.ports.append(port)
+            address = port.getHost()
+            log.info("listening for {protocol} terminals ({profile}) on {host}:{port}",
+                     protocol=listener.protocol, profile=listener.profile, host=address.host, port=address.port)
+        self._poller.start(self.config.store.poll_seconds, now=False)
+
+    @inlineCallbacks
+    def stopService(self) -> Deferred[None]:
+        log.info("stopping: no new connections or requests; answering what is in flight")
+        if self._poller.running:
+            self._poller.stop()
+        for port in self.ports:
+            yield port.stopListening()
+        yield super().stopService()
+        yield self.dispatcher.drain()
+        for factory in self.factories:
+            for connection in list(factory.connections):
+                connection.transport.loseConnection()
+        yield deferToThread(self.committer.stop)
+        self.store.close()
+        log.info("stopped cleanly: every approved decision is durable")
+
+    @inlineCallbacks
+    def _poll_changes(self) -> Deferred[None]:
+        """Operators' changes (new members, credit, terminals) reach the running ledger."""
+        try:
+            self.cursor, changes = yield deferToThread(self.store.changes_since, self.cursor)
+        except Exception as error:
+            log.warn("could not read operator changes: {error}", error=error)
+            return
+        for change in changes:
+            apply_change(self.core.ledger, change)
+        if changes:
+            log.info("applied {count} operator changes", count=len(changes))

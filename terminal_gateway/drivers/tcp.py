@@ -1,0 +1,74 @@
+"""Club-8583 terminals over TCP: the transport edge, where bytes meet the codec.
+
+One connection may carry several requests in flight; each answer is written when its
+decision is durable, in whatever order that happens (terminals match DE41 + DE11).
+"""
+
+from __future__ import annotations
+
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+
+from ..daemon.dispatcher import Dispatcher
+from ..protocols.club8583 import HostCodec, Profile, ResponseContext, Undecodable
+from ..protocols.framing import FrameBuffer, FramingError
+from ..vocabulary import Malformed, Outcome, TerminalFamily
+
+log = Logger(namespace="terminal_gateway.club8583")
+
+
+class Club8583Protocol(Protocol):
+    def __init__(self, factory: Club8583Factory):
+        self.factory = factory
+        self.frames = FrameBuffer(factory.profile.header, factory.profile.max_frame)
+
+    def connectionMade(self) -> None:
+        self.factory.connections.add(self)
+
+    def connectionLost(self, reason: object = None) -> None:
+        self.factory.connections.discard(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            bodies = self.frames.feed(data)
+        except FramingError as e:
+            log.warn("closing connection from {peer}: {reason}", peer=self._peer(), reason=str(e))
+            self.transport.loseConnection()
+            return
+        for body in bodies:
+            self._receive(body)
+
+    def _receive(self, body: bytes) -> None:
+        codec = self.factory.codec
+        try:
+            decoded = codec.decode(body)
+        except Undecodable as e:
+            log.warn("undecodable frame from {peer} ({size} bytes): {reason}", peer=self._peer(),
+                     size=len(body), reason=str(e))
+            return
+        request = decoded.request
+        if request is None:
+            doc = decoded.context.echo
+            request = Malformed(terminal=doc.get("41", "").rstrip(), code=decoded.error, reason=decoded.reason)
+        answer = self.factory.dispatcher.handle(request, self.factory.family)
+        answer.addCallback(self._respond, decoded.context)
+
+    def _respond(self, outcome: Outcome, context: ResponseContext) -> None:
+        if self.transport is not None and self.connected:
+            self.transport.write(self.frames.frame(self.factory.codec.encode(context, outcome)))
+
+    def _peer(self) -> str:
+        peer = self.transport.getPeer() if self.transport else None
+        return f"{peer.host}:{peer.port}" if peer is not None and hasattr(peer, "port") else str(peer)
+
+
+class Club8583Factory(Factory):
+    """One listener: a firmware profile, its codec, and the shared dispatcher."""
+
+    def __init__(self, profile: Profile, codec: HostCodec, dispatcher: Dispatcher):
+        self.profile, self.codec, self.dispatcher = profile, codec, dispatcher
+        self.family = TerminalFamily(profile.name, profile.partial_approval, profile.signon_required)
+        self.connections: set[Club8583Protocol] = set()
+
+    def buildProtocol(self, addr: object) -> Club8583Protocol:
+        return Club8583Protocol(self)
