@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .protocols.club8583 import available_profiles
+
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 PROTOCOLS = ("club8583",)
+MAX_AMOUNT = 999_999_999_999  # DE4 is n12
 
 
 class ConfigError(Exception):
@@ -50,7 +53,7 @@ class Listener:
 class Program:
     currency: int = 364
     hold_minutes: int = 15
-    max_amount: int = 999_999_999_999
+    max_amount: int = MAX_AMOUNT
     replay_days: int = 30
     default_timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
@@ -110,13 +113,13 @@ class _Section:
                 self.fail(key, f"{noun} (this key is required)")
             return default
         value = self.table[key]
-        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
             self.fail(key, noun, value)
         return value
 
     def amount(self, key: str, *, upper: int | None = None) -> int | None:
         value = self.get(key, int)
-        if value is not None and (value < 0 or upper is not None and value > upper):
+        if value is not None and (value < 0 or (upper is not None and value > upper)):
             bound = f"0 to {upper}" if upper is not None else "0 or more"
             self.fail(key, f"a whole number from {bound}", value)
         return value
@@ -138,13 +141,13 @@ def _zone(section: _Section, key: str, default: str) -> ZoneInfo:
 
 def _program(path: str, table: Any) -> Program:
     s = _Section(path, "program", table)
-    program = Program(
-        currency=s.amount("currency", upper=999) or Program.currency,
-        hold_minutes=s.amount("hold_minutes") or Program.hold_minutes,
-        max_amount=s.amount("max_amount", upper=Program.max_amount) or Program.max_amount,
-        replay_days=s.amount("replay_days") or Program.replay_days,
-        default_timezone=_zone(s, "timezone", "UTC"),
-    )
+    bounds = {"currency": 999, "hold_minutes": 7 * 24 * 60, "max_amount": MAX_AMOUNT, "replay_days": 3660}
+    values = {key: s.amount(key, upper=upper) for key, upper in bounds.items()}
+    for key in ("hold_minutes", "replay_days", "max_amount"):
+        if values[key] == 0:
+            s.fail(key, "more than 0", 0)
+    program = Program(**{k: v for k, v in values.items() if v is not None},
+                      default_timezone=_zone(s, "timezone", "UTC"))
     s.done()
     return program
 
@@ -214,8 +217,6 @@ def _groups(path: str, table: Any) -> dict[str, Group]:
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:
     """Read and validate the file named by ``path`` or by ``$TERMINAL_GATEWAY_CONFIG``."""
-    from .protocols.club8583.profile import available_profiles
-
     path = path or os.environ.get(ENV_VAR)
     if not path:
         raise ConfigError(f"no configuration: give --config FILE or set {ENV_VAR}")

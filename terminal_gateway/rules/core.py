@@ -44,6 +44,7 @@ from .effects import (
 )
 from .ledger import Account, Entry, Ledger, Terminal
 
+ANY_FAMILY = TerminalFamily()
 KINDS = {
     Redeem: "redeem",
     SignOn: "sign_on",
@@ -123,7 +124,7 @@ class RuleCore:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def decide(self, request: Request, now: datetime, family: TerminalFamily = TerminalFamily()) -> Decision:
+    def decide(self, request: Request, now: datetime, family: TerminalFamily = ANY_FAMILY) -> Decision:
         """Decide ``request`` at ``now`` (UTC), applying its effects to the ledger."""
         records = [self._expire(entry, now) for entry in self.ledger.due_holds(now)]
         outcome, record = self._decide(_Draft(self.ledger, request, now, family))
@@ -184,7 +185,7 @@ class RuleCore:
             effects=tuple(d.effects),
             key=request.key if with_key else None,
             repeat=request.repeat,
-            branch=request.branch,
+            branch=d.terminal.branch if d.terminal else request.branch,
             card=mask_pan(card.pan) if card and card.pan else "",
             account_id=d.account.id if d.account else None,
             requested=getattr(request, "amount", None),
@@ -239,12 +240,13 @@ class RuleCore:
     def _amount_problem(self, request: Request, amount: int) -> Outcome | None:
         if amount <= 0:
             return Outcome(Code.INVALID_AMOUNT, message="amount must be more than zero")
-        if amount > self.config.program.max_amount:
-            return Outcome(Code.INVALID_AMOUNT, message=f"amount exceeds the program maximum {self.config.program.max_amount}")
+        program = self.config.program
+        if amount > program.max_amount:
+            return Outcome(Code.INVALID_AMOUNT, message=f"amount exceeds the program maximum {program.max_amount}")
         currency = getattr(request, "currency", None)
-        if currency is not None and currency != self.config.program.currency:
+        if currency is not None and currency != program.currency:
             return Outcome(Code.FORMAT_ERROR,
-                           message=f"DE49: currency {currency:03d} is not the program currency {self.config.program.currency:03d}")
+                           message=f"DE49: currency {currency:03d} is not the program currency {program.currency:03d}")
         return None
 
     def _day(self, d: _Draft) -> str:
@@ -350,7 +352,8 @@ class RuleCore:
         assert account is not None
         group = self.config.groups[account.group]
         if group.invoice_cap_percent is not None and request.invoice_total is None:
-            return Outcome(Code.FORMAT_ERROR, message="DE48 IT (invoice total) is required: the invoice cap is a percentage")
+            return Outcome(Code.FORMAT_ERROR,
+                           message="DE48 IT (invoice total) is required: the invoice cap is a percentage")
         entry.day, entry.branch, entry.invoice = self._day(d), d.terminal.branch, request.invoice
         balance = account.balance(d.now)
         room = room_left(group, balance, d.ledger.daily_used(account.id, entry.day),
@@ -509,7 +512,7 @@ class RuleCore:
     def _expire(self, hold: Entry, now: datetime) -> Record:
         """A hold's lifetime ended: its credit and cap room come back."""
         request = Request(terminal=hold.terminal)
-        d = _Draft(self.ledger, request, now, TerminalFamily())
+        d = _Draft(self.ledger, request, now, ANY_FAMILY)
         held = hold.outcome.amount
         self._give_back(d, hold, held - hold.given_back)
         self._unuse(d, hold, held, 1)

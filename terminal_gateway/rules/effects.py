@@ -7,11 +7,14 @@ first and the ledger is again what the store holds.
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from ..vocabulary import BatchTotals
 from .ledger import Entry, Ledger
+
+REMEMBERED_BY_RRN = frozenset({"redeem", "hold", "refund"})
 
 
 def add_totals(a: BatchTotals, b: BatchTotals, sign: int = 1) -> BatchTotals:
@@ -91,28 +94,33 @@ class InvoiceUsage(Effect):
 
 @dataclass(frozen=True, slots=True)
 class Recorded(Effect):
-    """A decided request, remembered for repeats, reversals, completions and refunds."""
+    """A decided request, remembered for repeats, reversals, completions and refunds.
+
+    ``entry`` stays as it was decided (the journal persists it, maybe after later decisions
+    ran); the ledger gets a copy of its own, which later decisions change through
+    ``Changed`` effects.
+    """
 
     entry: Entry
 
     def apply(self, ledger: Ledger) -> None:
-        entry = self.entry
+        entry = copy(self.entry)
         if entry.key is not None:
             ledger.by_key[entry.key] = entry
         rrn = entry.outcome.rrn
-        if rrn and entry.kind in ("redeem", "hold", "refund"):
+        if rrn and entry.kind in REMEMBERED_BY_RRN:
             ledger.by_rrn[rrn] = entry
             ledger.last_rrn = max(ledger.last_rrn, int(rrn))
         if entry.hold_state == "open":
             ledger.watch_hold(entry)
 
     def revert(self, ledger: Ledger) -> None:
+        """Newest first, so what is registered under this key and RRN is this entry's copy."""
         entry = self.entry
-        if entry.key is not None and ledger.by_key.get(entry.key) is entry:
-            del ledger.by_key[entry.key]
-        rrn = entry.outcome.rrn
-        if rrn and ledger.by_rrn.get(rrn) is entry:
-            del ledger.by_rrn[rrn]
+        if entry.key is not None:
+            ledger.by_key.pop(entry.key, None)
+        if entry.outcome.rrn and entry.kind in REMEMBERED_BY_RRN:
+            ledger.by_rrn.pop(entry.outcome.rrn, None)
 
 
 @dataclass(frozen=True, slots=True)

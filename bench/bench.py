@@ -1,0 +1,233 @@
+"""Redemptions per second and latency of the real daemon, against a bare echo server.
+
+Starts ``terminal-gateway run`` on a fresh SQLite database (durable commits: WAL with
+synchronous=FULL), enrols thousands of members and N terminals, and drives it with N
+connections each keeping one Club-8583 redeem in flight. Then it runs the same frames
+against a bare Twisted length-prefixed echo server: the most Python and this machine can
+do for this traffic. Both runs use the same client, so the ratio is the gateway's cost.
+
+    .venv/bin/python bench/bench.py [--terminals 64] [--seconds 10] [--store-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from twisted.internet import defer, task
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+
+from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
+from terminal_gateway.protocols.framing import FrameBuffer
+from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
+
+ECHO_SERVER = """
+import sys
+from twisted.internet import reactor
+from twisted.internet.protocol import Factory
+from twisted.protocols.basic import Int16StringReceiver
+
+class Echo(Int16StringReceiver):
+    def stringReceived(self, data):
+        self.sendString(data)
+
+reactor.listenTCP(int(sys.argv[1]), Factory.forProtocol(Echo), interface="127.0.0.1")
+reactor.run()
+"""
+
+CONFIG = """
+[store]
+url = "{url}"
+
+[program]
+currency = 364
+
+[[branches]]
+id = "{branch}"
+timezone = "Asia/Tehran"
+
+[[listeners]]
+protocol = "club8583"
+profile = "club-t2"
+port = {port}
+
+[groups.clinic]
+default = true
+daily_cap = 1000000000
+invoice_cap = 1000000000
+max_redemptions_per_day = 100000
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            sys.exit(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"server not listening on {port}")
+
+
+def frames_for(terminal: int, count: int, members: int) -> list[bytes]:
+    """Pre-encoded redeem frames, so that the client spends its time on I/O, not encoding."""
+    codec = TerminalCodec(load_profile("club-t2"))
+    buffer = FrameBuffer(codec.profile.header)
+    de7 = datetime.now(UTC).strftime("%m%d%H%M%S")
+    frames = []
+    for n in range(count):
+        card = card_number(1 + (terminal * 7919 + n) % members)
+        fields = {"t": "0200", "2": card, "3": "000000", "4": "000000001000", "7": de7, "11": f"{n + 1:06d}",
+                  "22": "021", "41": terminal_id(terminal), "42": BRANCH, "49": "364",
+                  "48": de48.build({"IN": f"B{terminal}-{n}", "IT": "5000"})}
+        frames.append(buffer.frame(codec.encode(fields)))
+    return frames
+
+
+@dataclass
+class Client(Protocol):
+    """One terminal: sends its next frame when the previous answer arrives."""
+
+    frames: list[bytes]
+    header: object
+    latencies: list[float] = field(default_factory=list)
+    answers: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.buffer = FrameBuffer(self.header)
+        self.next = 0
+        self.sent_at = 0.0
+        self.recording = False
+        self.done: defer.Deferred[None] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        self.send()
+
+    def send(self) -> None:
+        if self.next >= len(self.frames) or self.done.called:
+            return
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.frames[self.next])
+        self.next += 1
+
+    def dataReceived(self, data: bytes) -> None:
+        for body in self.buffer.feed(data):
+            if self.recording:
+                self.latencies.append(time.perf_counter() - self.sent_at)
+                self.answers.append(body)
+            self.send()
+
+
+async def drive(port: int, frames: list[list[bytes]], warmup: float, seconds: float) -> tuple[list[Client], float]:
+    from twisted.internet import reactor
+
+    header = load_profile("club-t2").header
+    clients = [Client(f, header) for f in frames]
+    for client in clients:
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    await task.deferLater(reactor, warmup, lambda: None)
+    for client in clients:
+        client.recording = True
+    started = time.perf_counter()
+    await task.deferLater(reactor, seconds, lambda: None)
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        client.recording = False
+        client.done.callback(None)
+        client.transport.loseConnection()
+    return clients, elapsed
+
+
+def summarize(name: str, clients: list[Client], elapsed: float, approved: int | None = None) -> dict[str, float]:
+    latencies = sorted(x for c in clients for x in c.latencies)
+    count = len(latencies) if approved is None else approved
+    p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
+    row = {"rate": count / elapsed, "p50": statistics.median(latencies) * 1000, "p99": p99 * 1000,
+           "answers": len(latencies)}
+    print(f"{name:<34} {row['rate']:>9.0f}/s   p50 {row['p50']:6.2f} ms   p99 {row['p99']:6.2f} ms"
+          f"   ({len(latencies)} answers in {elapsed:.1f} s)")
+    return row
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def main(reactor: object, args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="tg-bench-"))
+    url = args.store_url or f"sqlite:///{folder / 'bench.db'}"
+    port = free_port()
+    config = folder / "gateway.toml"
+    config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port))
+    cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
+    subprocess.run([*cli, "init"], check=True, capture_output=True)
+    subprocess.run([*cli, "terminal", "import", str(write_terminals(folder / "t.csv", args.terminals))],
+                   check=True, capture_output=True)
+    subprocess.run([*cli, "member", "import", str(write_members(folder / "m.csv", args.members, 10**12))],
+                   check=True, capture_output=True)
+    per_terminal = int(args.seconds * 12_000 / args.terminals) + 2_000
+    frames = [frames_for(t, per_terminal, args.members) for t in range(1, args.terminals + 1)]
+    print(f"{args.terminals} terminals, one redeem in flight each, {args.members} members, "
+          f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up; store {url.split(':')[0]}")
+
+    log = folder / "gateway.log"
+    with log.open("w") as out:
+        gateway = subprocess.Popen([*cli, "run"], stderr=out, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    wait_for(port, gateway, log)
+    rss_before = rss_mib(gateway.pid)
+    clients, elapsed = await drive(port, frames, args.warmup, args.seconds)
+    codec = TerminalCodec(load_profile("club-t2"))
+    codes = [codec.decode(body)["39"] for c in clients for body in c.answers]
+    approved = sum(code == "00" for code in codes)
+    rss_after = rss_mib(gateway.pid)
+    gateway.send_signal(signal.SIGTERM)
+    stop_code = gateway.wait(60)
+    result = summarize("terminal-gateway (approved redeems)", clients, elapsed, approved)
+    if approved != len(codes):
+        print(f"  not all approved: {sorted(set(codes))}")
+    print(f"  gateway memory: {rss_before:.0f} MiB after start, {rss_after:.0f} MiB after the run; "
+          f"clean stop exit code {stop_code}")
+
+    echo_port = free_port()
+    echo_log = folder / "echo.log"
+    with echo_log.open("w") as out:
+        echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, str(echo_port)], stderr=out)
+    wait_for(echo_port, echo, echo_log)
+    clients, elapsed = await drive(echo_port, frames, args.warmup, args.seconds)
+    echo.terminate()
+    echo.wait(10)
+    baseline = summarize("bare Twisted echo server (same frames)", clients, elapsed)
+    print(f"ratio gateway/echo: {result['rate'] / baseline['rate']:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--terminals", type=int, default=64)
+    parser.add_argument("--members", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--store-url", help="a PostgreSQL URL to measure that store instead of SQLite")
+    options = parser.parse_args()
+    task.react(lambda reactor: defer.ensureDeferred(main(reactor, options)))

@@ -1,0 +1,119 @@
+"""Where decisions become durable and where the ledger comes from: ``Store``.
+
+The rule core decides in memory; ``Store.write`` makes its records durable, many per database
+transaction (group commit); ``Store.load`` rebuilds the ledger when the daemon starts, and
+``Store.changes_since`` with ``apply_change`` brings in what operators changed since.
+
+``schema`` the tables, ``migrations``/``migrate`` their versions, ``engine`` connections and
+transactions, ``journal`` the effects codec, ``records`` writing, ``reads``/``load`` reading
+back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``checks`` the admin side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ..rules.core import Record
+from ..rules.ledger import Ledger
+from . import changes, imports, members, migrate, terminals
+from .changes import AccountChange, Change, LotChange, TerminalChange, apply_change
+from .engine import make_engine, snapshot, writing
+from .errors import StoreError, database_errors
+from .load import load as load_ledger
+from .records import write as write_records
+
+__all__ = ["AccountChange", "Change", "LotChange", "Store", "StoreError", "TerminalChange", "apply_change"]
+
+
+class Store:
+    """The gateway's one way to its database: SQLite or PostgreSQL, named by a SQLAlchemy URL.
+
+    Each call is its own database transaction on its own pooled connection, so the writer
+    thread, the change-feed poller and the CLI may share a store. Every failure is a
+    ``StoreError`` with a one-line message, the database left as it was.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine = make_engine(url)
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def init_schema(self) -> None:
+        """Create or upgrade the schema to the latest revision; at it already, nothing changes."""
+        with database_errors("cannot initialise the database schema"):
+            migrate.upgrade(self._engine)
+
+    def check_schema(self) -> None:
+        """Raise ``StoreError`` unless the schema is at the revision this code expects."""
+        with database_errors("cannot read the database schema version"):
+            migrate.check(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- the daemon --------------------------------------------------------------------------
+
+    def write(self, records: Sequence[Record]) -> None:
+        """Make ``records`` durable in one transaction: all of them or, raising, none."""
+        with self._transaction("cannot write the journal", write=True) as conn:
+            write_records(conn, records)
+
+    def load(self, ledger: Ledger, now: datetime, replay_days: int) -> int:
+        """Fill an empty ``ledger`` from one snapshot; the change-feed cursor of that snapshot."""
+        with self._transaction("cannot load the ledger", write=False) as conn:
+            return load_ledger(conn, ledger, now, replay_days)
+
+    def changes_since(self, cursor: int) -> tuple[int, list[Change]]:
+        """What operators changed after ``cursor`` (merge each with ``apply_change``), and the new cursor."""
+        with self._transaction("cannot read the change feed", write=False) as conn:
+            return changes.since(conn, cursor)
+
+    # -- the operator ------------------------------------------------------------------------
+
+    def add_terminal(self, tid: str, branch: str) -> None:
+        with self._transaction("cannot add the terminal", write=True) as conn:
+            terminals.register(conn, [terminals.NewTerminal(tid, branch)], _now())
+
+    def import_terminals(self, path: str | Path) -> int:
+        """Register every terminal of a ``tid,branch`` CSV file, or none; how many."""
+        new = imports.read_terminals(path)
+        with self._transaction("cannot import the terminals", write=True) as conn:
+            return terminals.register(conn, new, _now())
+
+    def add_member(self, card: str, group: str, groups: Collection[str], phone: str | None = None,
+                   referrer: str | None = None) -> str:
+        """Enrol a member with ``card`` in ``group`` (one of the configured ``groups``); the account id."""
+        with self._transaction("cannot add the member", write=True) as conn:
+            (account_id,) = members.enrol(conn, [members.NewMember(card, group, phone, referrer)], groups, _now())
+            return account_id
+
+    def import_members(self, path: str | Path, groups: Collection[str], default_group: str) -> int:
+        """Enrol every member of a ``card,group,phone,referrer,credit`` CSV file, or none; how many."""
+        new = imports.read_members(path, default_group)
+        with self._transaction("cannot import the members", write=True) as conn:
+            return len(members.enrol(conn, new, groups, _now()))
+
+    def grant_credit(self, card: str, amount: int, expires_at: datetime | None = None, source: str = "grant") -> str:
+        """A new credit lot for the card's account; its id."""
+        with self._transaction("cannot grant the credit", write=True) as conn:
+            return members.grant(conn, card, amount, expires_at, source, _now())
+
+    def member(self, card: str, now: datetime | None = None) -> dict[str, Any]:
+        """The member holding ``card``, JSON-able, with the balance usable at ``now``."""
+        with self._transaction("cannot read the member", write=False) as conn:
+            return members.show(conn, card, now or _now())
+
+    @contextmanager
+    def _transaction(self, doing: str, *, write: bool) -> Iterator[Connection]:
+        with database_errors(doing), (writing if write else snapshot)(self._engine) as conn:
+            yield conn
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,56 @@
+"""Rebuilding the ledger from the store when the daemon starts.
+
+The admin tables are read as they are; lot balances are summed from the postings; everything
+else the decisions need (duplicate keys, open holds, today's and each invoice's usage,
+tombstones, open batch totals) comes from replaying the journal's effects of the last
+``replay_days`` days in journal order. Replaying ``BatchClosed`` or ``BatchItem`` of a batch
+the terminal has since closed changes nothing, because each checks the terminal's
+``batch_seq``, already loaded at its latest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, select
+
+from ..rules.ledger import Ledger
+from . import journal
+from .errors import StoreError
+from .reads import read_accounts, read_cards, read_lots, read_terminals
+from .schema import changes, transactions
+
+REPLAY_BATCH = 2000
+
+
+def load(conn: Connection, ledger: Ledger, now: datetime, replay_days: int) -> int:
+    """Fill ``ledger`` within one snapshot ``conn``; the change-feed cursor at that snapshot."""
+    cursor = conn.scalar(select(func.coalesce(func.max(changes.c.id), 0)))
+    for terminal in read_terminals(conn):
+        ledger.terminals[terminal.tid] = terminal
+    for account in read_accounts(conn):
+        ledger.add_account(account)
+    for card in read_cards(conn):
+        ledger.cards[card.pan] = card
+    for lot in read_lots(conn):
+        ledger.add_lot(lot)
+    last_rrn = conn.scalar(select(func.max(transactions.c.rrn)))
+    ledger.last_rrn = max(ledger.last_rrn, int(last_rrn or 0))
+    _replay(conn, ledger, now - timedelta(days=replay_days))
+    return int(cursor or 0)
+
+
+def _replay(conn: Connection, ledger: Ledger, since: datetime) -> None:
+    query = (
+        select(transactions.c.id, transactions.c.effects)
+        .where(transactions.c.at >= since, transactions.c.effects.is_not(None))
+        .order_by(transactions.c.id)
+        .execution_options(yield_per=REPLAY_BATCH)
+    )
+    lookup = ledger.by_key.get
+    for transaction_id, text in conn.execute(query):
+        try:
+            for effect in journal.decode(text, lookup):
+                effect.apply(ledger)
+        except (KeyError, ValueError, TypeError) as e:
+            raise StoreError(f"journal row {transaction_id} cannot be replayed: {type(e).__name__}: {e}") from e

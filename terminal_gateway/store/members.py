@@ -1,0 +1,132 @@
+"""Enrolling members, granting credit and showing a member: the admin side of accounts.
+
+``enrol`` takes a list so that ``member add`` and ``member import`` are one code path: every
+member is checked against the database and the members before it, then all are inserted with
+one statement per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import Connection, insert, select
+
+from ..vocabulary import mask_pan
+from . import changes
+from .checks import amount_problem, card_problem, phone_problem
+from .errors import StoreError
+from .reads import existing, read_cards, read_lots
+from .schema import accounts, cards, lots
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    card: str
+    group: str
+    phone: str | None = None
+    referrer: str | None = None
+    credit: int = 0
+    where: str = ""  # which row a message is about, e.g. "members.csv line 7: "
+
+
+def enrol(conn: Connection, members: Sequence[NewMember], groups: Collection[str], now: datetime) -> list[str]:
+    """Insert ``members`` (all or, raising ``StoreError``, none); their account ids."""
+    pans = [m.card for m in members] + [m.referrer for m in members if m.referrer]
+    enrolled = existing(conn, cards.c.pan, cards.c.account_id, pans)
+    phones = set(existing(conn, accounts.c.phone, accounts.c.id, [m.phone for m in members if m.phone]))
+    account_rows, card_rows, lot_rows = [], [], []
+    for member in members:
+        problem = _problem(member, groups, enrolled, phones)
+        if problem:
+            raise StoreError(member.where + problem)
+        account_id = uuid4().hex
+        enrolled[member.card] = account_id
+        if member.phone:
+            phones.add(member.phone)
+        account_rows.append({"id": account_id, "group": member.group, "phone": member.phone, "blocked": False,
+                             "referrer_id": enrolled[member.referrer] if member.referrer else None,
+                             "created_at": now})
+        card_rows.append({"pan": member.card, "account_id": account_id, "status": "active", "created_at": now})
+        if member.credit:
+            lot_rows.append(_lot_row(account_id, member.credit, now, None, "import"))
+    _insert(conn, accounts, account_rows)
+    _insert(conn, cards, card_rows)
+    _insert(conn, lots, lot_rows)
+    changes.append(conn, "account", [row["id"] for row in account_rows], now)
+    changes.append(conn, "lot", [row["id"] for row in lot_rows], now)
+    return [row["id"] for row in account_rows]
+
+
+def grant(conn: Connection, card: str, amount: int, expires_at: datetime | None, source: str, now: datetime) -> str:
+    """A new lot of ``amount`` for the card's account; its id."""
+    problem = amount_problem(amount)
+    if problem:
+        raise StoreError(problem)
+    row = _lot_row(_account_of(conn, card), amount, now, expires_at, source)
+    conn.execute(insert(lots), row)
+    changes.append(conn, "lot", [row["id"]], now)
+    return row["id"]
+
+
+def show(conn: Connection, card: str, now: datetime) -> dict[str, Any]:
+    """The member holding ``card`` as JSON-able data, for ``member show``."""
+    account_id = _account_of(conn, card)
+    account = conn.execute(select(accounts).where(accounts.c.id == account_id)).one()
+    own_lots = read_lots(conn, [account_id], by_account=True)
+    all_cards = read_cards(conn, [account_id])
+    return {
+        "card": card,
+        "account": account_id,
+        "group": account.group,
+        "phone": account.phone,
+        "blocked": account.blocked,
+        "status": next(c.status for c in all_cards if c.pan == card),
+        "balance": sum(lot.remaining for lot in own_lots if lot.usable(now)),
+        "points": 0,
+        "lots": [{"id": lot.id, "remaining": lot.remaining, "created_at": lot.created_at.isoformat(),
+                  "expires_at": lot.expires_at.isoformat() if lot.expires_at else None}
+                 for lot in sorted(own_lots, key=lambda lot: lot.spend_order)],
+        "cards": [{"card": mask_pan(c.pan), "status": c.status} for c in all_cards],
+    }
+
+
+def _problem(member: NewMember, groups: Collection[str], enrolled: dict[str, str], phones: set[str]) -> str | None:
+    masked = mask_pan(member.card)
+    if problem := card_problem(member.card):
+        return problem
+    if member.card in enrolled:
+        return f"card {masked} is already enrolled"
+    if member.group not in groups:
+        return f"unknown group {member.group!r}: the groups are {', '.join(sorted(groups))}"
+    if member.phone and (problem := phone_problem(member.phone)):
+        return problem
+    if member.phone in phones:
+        return f"phone {member.phone} already belongs to another member"
+    if member.referrer == member.card:
+        return f"card {masked} cannot refer itself"
+    if member.referrer and member.referrer not in enrolled:
+        return f"referrer card {mask_pan(member.referrer)} is not enrolled"
+    if member.credit:
+        return amount_problem(member.credit, "credit")
+    return None
+
+
+def _account_of(conn: Connection, card: str) -> str:
+    account_id = conn.scalar(select(cards.c.account_id).where(cards.c.pan == card))
+    if account_id is None:
+        raise StoreError(f"card {mask_pan(card)} is not enrolled")
+    return account_id
+
+
+def _lot_row(account_id: str, amount: int, now: datetime, expires_at: datetime | None, source: str) -> dict[str, Any]:
+    return {"id": uuid4().hex, "account_id": account_id, "amount": amount, "created_at": now,
+            "expires_at": expires_at, "source": source}
+
+
+def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(table), rows)

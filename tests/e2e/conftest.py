@@ -1,0 +1,132 @@
+"""The real daemon, started from its command line, on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+
+from terminal_gateway.protocols.club8583 import TerminalCodec, load_profile
+from terminal_gateway.simulators.club8583 import SimulatedTerminal, TerminalLink
+from terminal_gateway.simulators.population import BRANCH, terminal_id, write_members, write_terminals
+
+from ..support import pg_database
+
+GROUPS = """
+[groups.silver]
+default = true
+daily_cap = 200000
+invoice_cap = 100000
+max_redemptions_per_day = 5
+
+[groups.gold]
+invoice_cap_percent = 50
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    """One gateway installation in a temporary folder, driven as an operator would."""
+
+    def __init__(self, folder: Path, url: str, profiles: tuple[str, ...] = ("club-t1", "club-t2", "club-t3")):
+        self.folder, self.url = folder, url
+        self.ports = {profile: free_port() for profile in profiles}
+        listeners = "".join(f'\n[[listeners]]\nprotocol = "club8583"\nprofile = "{p}"\nport = {port}\n'
+                            for p, port in self.ports.items())
+        self.config = folder / "gateway.toml"
+        self.config.write_text(
+            f'[store]\nurl = "{url}"\npoll_seconds = 0.2\n\n[program]\ncurrency = 364\nhold_minutes = 15\n\n'
+            f'[[branches]]\nid = "{BRANCH}"\ntimezone = "Asia/Tehran"\nday_cutoff_hour = 4\n'
+            f"{listeners}{GROUPS}")
+        self.process: subprocess.Popen | None = None
+        self.log = folder / "gateway.log"
+        self.links: list[TerminalLink] = []
+
+    def cli(self, *words: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "terminal_gateway.cli", "--config", str(self.config), *words],
+                                capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"terminal-gateway {' '.join(words)} failed: {result.stderr}")
+        return result
+
+    def enrol(self, members: int = 50, terminals: int = 8, credit: int = 500_000) -> None:
+        self.cli("init")
+        self.cli("terminal", "import", str(write_terminals(self.folder / "terminals.csv", terminals)))
+        self.cli("member", "import", str(write_members(self.folder / "members.csv", members, credit)))
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "terminal_gateway.cli", "--config", str(self.config), "run"],
+                stderr=log, stdout=log, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 30
+        for port in self.ports.values():
+            while True:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.log.read_text()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"gateway not listening:\n{self.log.read_text()}") from None
+                    time.sleep(0.05)
+
+    def stop(self) -> int:
+        """SIGTERM, as systemd would; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(30)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(30)
+        self.process = None
+
+    async def terminal(self, index: int = 1, profile: str = "club-t2") -> SimulatedTerminal:
+        from twisted.internet import reactor
+
+        link = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", self.ports[profile]),
+                                     TerminalLink(TerminalCodec(load_profile(profile))))
+        self.links.append(link)
+        return SimulatedTerminal(terminal_id(index), BRANCH, link, timeout=10)
+
+    def close_links(self) -> None:
+        for link in self.links:
+            if link.transport is not None:
+                link.transport.loseConnection()
+        self.links.clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+    else:
+        with pg_database() as url:
+            yield url
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, store_url: str) -> Iterator[Gateway]:
+    installation = Gateway(tmp_path, store_url)
+    yield installation
+    installation.close_links()
+    if installation.process is not None:
+        installation.kill()

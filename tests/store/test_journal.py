@@ -1,0 +1,69 @@
+"""The journal codec: every effect survives JSON, and a ``Changed`` finds its entry again."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from terminal_gateway.rules import Entry
+from terminal_gateway.rules.effects import (
+    BatchClosed,
+    BatchItem,
+    Changed,
+    DailyUsage,
+    InvoiceUsage,
+    Posting,
+    Recorded,
+    Session,
+    Tombstone,
+)
+from terminal_gateway.store import journal
+from terminal_gateway.vocabulary import BatchTotals, Code, Limit, Outcome
+
+NOW = datetime(2031, 3, 1, 8, 30, tzinfo=UTC)
+
+
+def _hold() -> Entry:
+    outcome = Outcome(Code.PARTIAL, amount=60_000, balance=10, daily_remaining=0, limit=Limit.DAILY_CAP,
+                      rrn="000000000007", auth_code="000007", totals=BatchTotals(debits=1), message="partial")
+    return Entry(kind="hold", terminal="T0000001", outcome=outcome, key="T0000001:000001:0301083000",
+                 account_id="a" * 32, branch="CLINIC000000001", day="2031-03-01", invoice="INV-1",
+                 taken=(("lot1", 50_000), ("lot2", 10_000)), hold_state="open", expires_at=NOW + timedelta(minutes=15))
+
+
+def test_every_effect_survives_json() -> None:
+    entry = _hold()
+    effects = [
+        Posting("lot1", "a" * 32, -50_000),
+        DailyUsage("a" * 32, "2031-03-01", 60_000, 1),
+        InvoiceUsage("CLINIC000000001", "INV-1", 60_000),
+        Recorded(entry),
+        Tombstone("T0000001:000009:0301083000"),
+        Session("T0000001", True),
+        BatchItem("T0000001", 3, BatchTotals(debits=1, debits_amount=60_000)),
+        BatchClosed("T0000001", 3, "001", BatchTotals(debits=2), BatchTotals(debits=2, credits=1)),
+    ]
+    decoded = journal.decode(journal.encode(effects), {}.get)
+    assert decoded == effects
+    assert decoded[3].entry.outcome.message == "partial"  # not compared by Outcome's ==
+
+
+def test_a_changed_entry_is_named_by_its_key_and_found_in_the_ledger() -> None:
+    entry, earlier = _hold(), _hold()
+    text = journal.encode([Changed(entry, "hold_state", "open", "completed"),
+                           Changed(entry, "expires_at", entry.expires_at, NOW)])
+    assert "INV-1" not in text
+    first, second = journal.decode(text, {entry.key: earlier}.get)
+    assert first == Changed(earlier, "hold_state", "open", "completed")
+    assert first.entry is earlier
+    assert second.new == NOW  # decoded by the type of the field it sets
+
+
+def test_a_changed_entry_not_in_the_ledger_is_skipped() -> None:
+    text = journal.encode([Changed(_hold(), "captured", 0, 10), Tombstone("k")])
+    assert journal.decode(text, {}.get) == [Tombstone("k")]
+
+
+def test_fields_at_their_default_are_left_out() -> None:
+    (item,) = json.loads(journal.encode([BatchItem("T0000001", 1, BatchTotals(debits=1))]))
+    assert item == {"type": "BatchItem", "terminal": "T0000001", "seq": 1, "totals": {"debits": 1}}

@@ -1,0 +1,87 @@
+"""``Store.write``: a group of records in one transaction, every row where reports expect it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, create_engine, func, select
+
+from terminal_gateway.rules.effects import Posting
+from terminal_gateway.store import Store, StoreError
+from terminal_gateway.store.schema import batches, postings, terminals, transactions
+from terminal_gateway.vocabulary import BatchTotals, Code, Reconcile, Redeem, SignOn
+
+from .clinic import TID, Clinic
+
+
+def _rows(url: str, table: Table) -> list[Any]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(table)).all()
+    engine.dispose()
+    return rows
+
+
+def test_records_become_journal_rows_postings_sessions_and_batches(store: Store, store_url: str) -> None:
+    clinic = Clinic(store)
+    clinic.terminal()
+    card = clinic.member(1, 100_000, 50_000, group="gold")
+    clinic.send(SignOn)
+    key = clinic.key()
+    outcome = clinic.send(Redeem, card=card, amount=120_000, invoice="INV-1", key=key)
+    clinic.send(Reconcile, batch_number="007", totals=BatchTotals(debits=1, debits_amount=100_000))
+
+    journal = {row.kind: row for row in _rows(store_url, transactions)}
+    redeem = journal["redeem"]
+    assert (redeem.key, redeem.terminal, redeem.card, redeem.requested, redeem.approved, redeem.code,
+            redeem.binding_limit, redeem.rrn, redeem.auth_code, redeem.invoice, redeem.day) == (
+        key, TID, "627412******" + card.pan[-4:], 120_000, 120_000, "00", None, outcome.rrn, outcome.auth_code,
+        "INV-1", "2031-03-01")
+    assert redeem.at == clinic.now and redeem.at.tzinfo is not None
+    assert {effect["type"] for effect in json.loads(redeem.effects)} == {
+        "DailyUsage", "InvoiceUsage", "BatchItem", "Recorded"}  # postings are rows, not replayed
+    assert sorted((p.transaction_id, p.delta) for p in _rows(store_url, postings)) == [
+        (redeem.id, -100_000), (redeem.id, -20_000)]
+    (terminal,) = _rows(store_url, terminals)
+    assert (terminal.signed_on, terminal.batch_seq) == (True, 2)
+    (batch,) = _rows(store_url, batches)
+    assert (batch.seq, batch.batch_number, batch.code, batch.transaction_id) == (
+        1, "007", Code.TOTALS_MISMATCH.value, journal["reconcile"].id)
+    assert (batch.gateway_debits_amount, batch.reported_debits_amount) == (120_000, 100_000)
+
+
+def test_a_declined_redemption_names_its_binding_limit(store: Store, store_url: str) -> None:
+    clinic = Clinic(store)
+    clinic.terminal()
+    card = clinic.member(1, 500_000)
+    clinic.send(Redeem, card=card, amount=150_000, invoice="INV-1")
+    (row,) = _rows(store_url, transactions)
+    assert (row.code, row.approved, row.binding_limit) == ("10", 100_000, "INVOICE_CAP")
+
+
+def test_a_failed_write_leaves_nothing_and_says_so_without_card_numbers(store: Store, store_url: str) -> None:
+    clinic = Clinic(store)
+    clinic.terminal()
+    card = clinic.member(1, 500_000)
+    clinic.send(Redeem, card=card, amount=1_000, invoice="INV-1")
+    before = (len(_rows(store_url, transactions)), len(_rows(store_url, postings)))
+    good = clinic.core.decide(Redeem(terminal=TID, key=clinic.key(), card=card, amount=2_000, invoice="INV-2"),
+                              clinic.now).records
+    broken = dataclasses.replace(good[0], effects=(Posting("no-such-lot", "acc", -1),))
+    with pytest.raises(StoreError, match=r"^cannot write the journal: ") as raised:
+        store.write([*good, broken])
+    assert card.pan not in str(raised.value) and "\n" not in str(raised.value)
+    assert (len(_rows(store_url, transactions)), len(_rows(store_url, postings))) == before
+    store.write(good)
+    assert len(_rows(store_url, transactions)) == before[0] + 1
+
+
+def test_writing_nothing_is_no_transaction(store: Store, store_url: str) -> None:
+    store.write([])
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(transactions)) == 0
+    engine.dispose()
