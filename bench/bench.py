@@ -93,7 +93,8 @@ def frames_for(terminal: int, count: int, members: int) -> list[bytes]:
     codec = TerminalCodec(load_profile("club-t2"))
     buffer = FrameBuffer(codec.profile.header)
     de7 = datetime.now(UTC).strftime("%m%d%H%M%S")
-    frames = []
+    sign_on = {"t": "0800", "7": de7, "11": "999999", "41": terminal_id(terminal), "70": "001"}
+    frames = [buffer.frame(codec.encode(sign_on))]
     for n in range(count):
         card = card_number(1 + (terminal * 7919 + n) % members)
         fields = {"t": "0200", "2": card, "3": "000000", "4": "000000001000", "7": de7, "11": f"{n + 1:06d}",
@@ -185,7 +186,7 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     subprocess.run([*cli, "init"], check=True, capture_output=True)
     subprocess.run([*cli, "terminal", "import", str(write_terminals(folder / "t.csv", args.terminals))],
                    check=True, capture_output=True)
-    subprocess.run([*cli, "member", "import", str(write_members(folder / "m.csv", args.members, 10**12))],
+    subprocess.run([*cli, "member", "import", str(write_members(folder / "m.csv", args.members, 10**11))],
                    check=True, capture_output=True)
     per_terminal = int(args.seconds * 12_000 / args.terminals) + 2_000
     frames = [frames_for(t, per_terminal, args.members) for t in range(1, args.terminals + 1)]

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
-from twisted.logger import (
-    FilteringLogObserver,
-    LogLevel,
-    LogLevelFilterPredicate,
-    globalLogBeginner,
-    textFileLogObserver,
-)
+from twisted.internet.task import LoopingCall
 
 from ..config import Config
+from .logs import FLUSH_SECONDS, begin_logging
 
 EXIT_START_FAILED = 1
-
-
-def begin_logging(level: LogLevel = LogLevel.info) -> None:
-    """Structured Twisted log events, rendered as text lines on stderr."""
-    predicate = LogLevelFilterPredicate(defaultLogLevel=level)
-    observer = FilteringLogObserver(textFileLogObserver(sys.stderr), [predicate])
-    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
 def run(config: Config) -> int:
@@ -31,7 +17,8 @@ def run(config: Config) -> int:
     from ..store import Store
     from .service import GatewayService
 
-    begin_logging()
+    lines = begin_logging()
+    flusher = LoopingCall(lines.flush)
     log = Logger(namespace="terminal_gateway.daemon")
     store = Store(config.store.url)
     store.check_schema()
@@ -47,6 +34,8 @@ def run(config: Config) -> int:
             reactor.stop()
 
     reactor.callWhenRunning(start)
+    reactor.callWhenRunning(flusher.start, FLUSH_SECONDS)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: service.stopService() if service.running else None)
     reactor.run()
+    lines.flush()
     return status["code"]

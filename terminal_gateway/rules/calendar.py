@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -14,3 +14,12 @@ def business_day(now: datetime, zone: ZoneInfo, cutoff_hour: int) -> str:
     """
     local = now.astimezone(zone) - timedelta(hours=cutoff_hour)
     return local.date().isoformat()
+
+
+def business_day_span(now: datetime, zone: ZoneInfo, cutoff_hour: int) -> tuple[str, datetime, datetime]:
+    """The business day of ``now`` and the UTC instants it starts and ends, so that a caller
+    can reuse the day for every decision until the end instant."""
+    day = date.fromisoformat(business_day(now, zone, cutoff_hour))
+    start = datetime.combine(day, time(cutoff_hour), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(cutoff_hour), tzinfo=zone).astimezone(UTC)
+    return day.isoformat(), min(start, now), max(end, now + timedelta(microseconds=1))

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from ..config import Config
 from ..vocabulary import (
     BalanceInquiry,
-    BatchTotals,
     CardRef,
     Code,
     Complete,
@@ -27,7 +26,7 @@ from ..vocabulary import (
     TerminalFamily,
     mask_pan,
 )
-from .calendar import business_day
+from .calendar import business_day_span
 from .caps import DECLINE_CODES, grant, room_left
 from .cards import luhn_valid
 from .effects import (
@@ -111,6 +110,7 @@ class RuleCore:
     def __init__(self, config: Config, ledger: Ledger | None = None):
         self.config = config
         self.ledger = ledger if ledger is not None else Ledger()
+        self._days: dict[str, tuple[str, datetime, datetime]] = {}
         self._handlers: dict[type, Callable[[_Draft, Entry], Outcome]] = {
             SignOn: self._sign_on,
             SignOff: self._sign_off,
@@ -213,11 +213,10 @@ class RuleCore:
         if card is None or not (card.pan or card.phone):
             return Outcome(Code.FORMAT_ERROR, message="no card number or phone")
         if card.pan is not None:
-            if not luhn_valid(card.pan):
-                return Outcome(Code.UNKNOWN_CARD, message=f"card {mask_pan(card.pan)} fails the Luhn check")
             found = ledger.cards.get(card.pan)
-            if found is None:
-                return Outcome(Code.UNKNOWN_CARD, message=f"card {mask_pan(card.pan)} is not a club card")
+            if found is None:  # enrolled cards passed the Luhn check when they were enrolled
+                problem = "fails the Luhn check" if not luhn_valid(card.pan) else "is not a club card"
+                return Outcome(Code.UNKNOWN_CARD, message=f"card {mask_pan(card.pan)} {problem}")
             if found.status == "lost":
                 return Outcome(Code.LOST_CARD, message=f"card {mask_pan(card.pan)} was reported lost")
             account = ledger.accounts[found.account_id]
@@ -250,11 +249,18 @@ class RuleCore:
         return None
 
     def _day(self, d: _Draft) -> str:
+        """The business day at the terminal's branch, computed once per branch and day."""
         assert d.terminal is not None
+        cached = self._days.get(d.terminal.branch)
+        if cached is not None and cached[1] <= d.now < cached[2]:
+            return cached[0]
         branch = self.config.branches.get(d.terminal.branch)
         if branch is None:
-            return business_day(d.now, self.config.program.default_timezone, 0)
-        return business_day(d.now, branch.timezone, branch.day_cutoff_hour)
+            span = business_day_span(d.now, self.config.program.default_timezone, 0)
+        else:
+            span = business_day_span(d.now, branch.timezone, branch.day_cutoff_hour)
+        self._days[d.terminal.branch] = span
+        return span[0]
 
     def _room_outcome(self, d: _Draft, entry: Entry, code: Code, amount: int = 0,
                       limit: Limit | None = None, **extra: object) -> Outcome:
@@ -355,16 +361,16 @@ class RuleCore:
             return Outcome(Code.FORMAT_ERROR,
                            message="DE48 IT (invoice total) is required: the invoice cap is a percentage")
         entry.day, entry.branch, entry.invoice = self._day(d), d.terminal.branch, request.invoice
-        balance = account.balance(d.now)
-        room = room_left(group, balance, d.ledger.daily_used(account.id, entry.day),
+        room = room_left(group, account.balance(d.now), d.ledger.daily_used(account.id, entry.day),
                          d.ledger.invoices.get((entry.branch, request.invoice), 0), request.invoice_total)
         approved, limit = grant(request.amount, room)
         if limit is Limit.BALANCE and approved == 0 and account.expired_credit(d.now) > 0:
             limit = Limit.EXPIRED
         if approved == 0 or (limit is not None and not d.family.partial_approval):
             assert limit is not None
-            return self._room_outcome(d, entry, DECLINE_CODES[limit], limit=limit,
-                                      message=f"declined: {limit.value} leaves {approved}")
+            return Outcome(DECLINE_CODES[limit], balance=room.balance, daily_remaining=room.daily,
+                           invoice_remaining=room.invoice, limit=limit,
+                           message=f"declined: {limit.value} leaves {approved}")
         entry.taken = self._take(d, account, approved)
         d.apply(DailyUsage(account.id, entry.day, approved, 1))
         d.apply(InvoiceUsage(entry.branch, request.invoice, approved))
@@ -373,10 +379,10 @@ class RuleCore:
             entry.expires_at = d.now + timedelta(minutes=self.config.program.hold_minutes)
         else:
             entry.batch_seq = d.terminal.batch_seq
-            d.apply(BatchItem(d.terminal.tid, entry.batch_seq, BatchTotals(debits=1, debits_amount=approved)))
+            d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", approved))
         rrn, auth = self._approval()
-        code = Code.APPROVED if limit is None else Code.PARTIAL
-        return self._room_outcome(d, entry, code, approved, limit, rrn=rrn, auth_code=auth)
+        return Outcome(Code.APPROVED if limit is None else Code.PARTIAL, approved, room.balance - approved,
+                       _less(room.daily, approved), _less(room.invoice, approved), limit, rrn, auth)
 
     def _complete(self, d: _Draft, entry: Entry) -> Outcome:
         request = d.request
@@ -401,7 +407,7 @@ class RuleCore:
         d.change(hold, "captured", request.amount)
         entry.ref, entry.day, entry.invoice = hold.outcome.rrn, hold.day, hold.invoice
         entry.batch_seq = d.terminal.batch_seq
-        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, BatchTotals(debits=1, debits_amount=request.amount)))
+        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", request.amount))
         return self._room_outcome(d, entry, Code.APPROVED, request.amount,
                                   rrn=hold.outcome.rrn, auth_code=hold.outcome.auth_code)
 
@@ -426,7 +432,7 @@ class RuleCore:
         d.change(original, "refunded", original.refunded + request.amount)
         entry.ref, entry.day = request.rrn, original.day
         entry.batch_seq = d.terminal.batch_seq
-        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, BatchTotals(credits=1, credits_amount=request.amount)))
+        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "credits", request.amount))
         rrn, auth = self._approval()
         return self._room_outcome(d, entry, Code.APPROVED, request.amount, rrn=rrn, auth_code=auth)
 
@@ -463,7 +469,7 @@ class RuleCore:
         amount = original.outcome.amount
         self._give_back(d, original, amount - original.given_back)
         self._unuse(d, original, amount, 1)
-        self._batch_reversal(d, original, BatchTotals(debits_reversal=1, debits_reversal_amount=amount))
+        self._batch_reversal(d, "debits_reversal", amount)
         return Outcome(Code.APPROVED, amount=amount)
 
     def _undo_hold(self, d: _Draft, original: Entry) -> Outcome:
@@ -483,7 +489,7 @@ class RuleCore:
         self._give_back(d, hold, hold.outcome.amount - hold.given_back)
         self._unuse(d, hold, captured, 1)
         d.change(hold, "hold_state", "reversed")
-        self._batch_reversal(d, original, BatchTotals(debits_reversal=1, debits_reversal_amount=captured))
+        self._batch_reversal(d, "debits_reversal", captured)
         return Outcome(Code.APPROVED, amount=captured)
 
     def _undo_refund(self, d: _Draft, original: Entry) -> Outcome:
@@ -502,12 +508,13 @@ class RuleCore:
                 d.apply(Posting(lot_id, original.account_id or "", -part))
             d.change(redemption, "given_back", redemption.given_back - amount)
         d.change(redemption, "refunded", redemption.refunded - amount)
-        self._batch_reversal(d, original, BatchTotals(credits_reversal=1, credits_reversal_amount=amount))
+        self._batch_reversal(d, "credits_reversal", amount)
         return Outcome(Code.APPROVED, amount=amount)
 
-    def _batch_reversal(self, d: _Draft, original: Entry, totals: BatchTotals) -> None:
+    def _batch_reversal(self, d: _Draft, kind: str, amount: int) -> None:
+        """A reversal counts in the open batch, beside the debit or credit it reverses."""
         assert d.terminal is not None
-        d.apply(BatchItem(d.terminal.tid, d.terminal.batch_seq, totals))
+        d.apply(BatchItem(d.terminal.tid, d.terminal.batch_seq, kind, amount))
 
     def _expire(self, hold: Entry, now: datetime) -> Record:
         """A hold's lifetime ended: its credit and cap room come back."""
@@ -521,3 +528,7 @@ class RuleCore:
         return Record(at=now, kind="hold_expiry", terminal=hold.terminal, outcome=outcome,
                       effects=tuple(d.effects), account_id=hold.account_id, branch=hold.branch,
                       invoice=hold.invoice, day=hold.day, ref=hold.outcome.rrn)
+
+
+def _less(room: int | None, used: int) -> int | None:
+    return None if room is None else room - used

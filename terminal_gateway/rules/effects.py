@@ -7,18 +7,13 @@ first and the ledger is again what the store holds.
 
 from __future__ import annotations
 
-from copy import copy
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..vocabulary import BatchTotals
 from .ledger import Entry, Ledger
 
 REMEMBERED_BY_RRN = frozenset({"redeem", "hold", "refund"})
-
-
-def add_totals(a: BatchTotals, b: BatchTotals, sign: int = 1) -> BatchTotals:
-    return BatchTotals(*(getattr(a, f.name) + sign * getattr(b, f.name) for f in fields(BatchTotals)))
 
 
 class Effect:
@@ -104,7 +99,7 @@ class Recorded(Effect):
     entry: Entry
 
     def apply(self, ledger: Ledger) -> None:
-        entry = copy(self.entry)
+        entry = self.entry.copy()
         if entry.key is not None:
             ledger.by_key[entry.key] = entry
         rrn = entry.outcome.rrn
@@ -171,16 +166,20 @@ class Session(Effect):
 
 @dataclass(frozen=True, slots=True)
 class BatchItem(Effect):
-    """Totals a transaction adds to its terminal's open batch ``seq``."""
+    """One ``kind`` (debits, credits, debits_reversal, credits_reversal) of ``amount`` added
+    to the terminal's open batch ``seq``."""
 
     terminal: str
     seq: int
-    totals: BatchTotals
+    kind: str
+    amount: int
 
     def apply(self, ledger: Ledger, sign: int = 1) -> None:
         terminal = ledger.terminals[self.terminal]
         if terminal.batch_seq == self.seq:
-            terminal.batch = add_totals(terminal.batch, self.totals, sign)
+            counts, amount_kind = terminal.counts, self.kind + "_amount"
+            counts[self.kind] = counts.get(self.kind, 0) + sign
+            counts[amount_kind] = counts.get(amount_kind, 0) + sign * self.amount
 
     def revert(self, ledger: Ledger) -> None:
         self.apply(ledger, -1)
@@ -199,8 +198,7 @@ class BatchClosed(Effect):
     def apply(self, ledger: Ledger) -> None:
         terminal = ledger.terminals[self.terminal]
         if terminal.batch_seq == self.seq:
-            terminal.batch_seq, terminal.batch = self.seq + 1, BatchTotals()
+            terminal.open_batch(self.seq + 1, BatchTotals())
 
     def revert(self, ledger: Ledger) -> None:
-        terminal = ledger.terminals[self.terminal]
-        terminal.batch_seq, terminal.batch = self.seq, self.gateway
+        ledger.terminals[self.terminal].open_batch(self.seq, self.gateway)

@@ -7,7 +7,7 @@ through effects (``effects.py``), so that every change can be persisted and reve
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 from ..vocabulary import BatchTotals, Outcome
@@ -58,11 +58,24 @@ class Card:
 
 @dataclass(slots=True)
 class Terminal:
+    """A registered terminal, its session and its open batch ``batch_seq``.
+
+    ``counts`` holds the open batch as ``BatchTotals`` field names to numbers: a transaction
+    adds to two of them, cheaper than building a new ``BatchTotals`` every time.
+    """
+
     tid: str
     branch: str
     signed_on: bool = False
     batch_seq: int = 1
-    batch: BatchTotals = field(default_factory=BatchTotals)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> BatchTotals:
+        return BatchTotals(**self.counts)
+
+    def open_batch(self, seq: int, totals: BatchTotals) -> None:
+        self.batch_seq, self.counts = seq, {name: n for name, n in asdict(totals).items() if n}
 
 
 @dataclass(slots=True)
@@ -90,6 +103,12 @@ class Entry:
     hold_state: str | None = None  # open, completed, reversed, expired
     captured: int = 0
     expires_at: datetime | None = None
+
+    def copy(self) -> Entry:
+        return Entry(*[getattr(self, name) for name in _ENTRY_FIELDS])
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
 
 
 @dataclass(slots=True)

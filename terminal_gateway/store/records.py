@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from ..rules.core import Record
 from ..rules.effects import BatchClosed, Posting, Session
@@ -23,10 +23,8 @@ from .schema import batches, postings, terminals, transactions
 def write(conn: Connection, records: Sequence[Record]) -> None:
     if not records:
         return
-    ids = conn.execute(
-        insert(transactions).returning(transactions.c.id, sort_by_parameter_order=True),
-        [_transaction(record) for record in records],
-    ).scalars().all()
+    ids = _new_ids(conn, len(records))
+    conn.execute(insert(transactions), [_transaction(i, record) for i, record in zip(ids, records, strict=True)])
     posted: list[dict[str, Any]] = []
     signed_on: dict[str, bool] = {}
     closed: list[dict[str, Any]] = []
@@ -49,12 +47,26 @@ def write(conn: Connection, records: Sequence[Record]) -> None:
         _update_terminals(conn, "batch_seq", {row["terminal"]: row["seq"] + 1 for row in closed})
 
 
-def _transaction(record: Record) -> dict[str, Any]:
+def _new_ids(conn: Connection, count: int) -> list[int]:
+    """Journal ids for ``count`` records, in decision order.
+
+    Allocated before the insert so that it needs no ``RETURNING``, which would make SQLite
+    insert row by row; under SQLite's write lock the next ids are simply after the last.
+    """
+    if conn.dialect.name == "postgresql":
+        allocate = text("SELECT nextval(pg_get_serial_sequence('transactions', 'id')) FROM generate_series(1, :n)")
+        return sorted(conn.execute(allocate, {"n": count}).scalars())
+    last = conn.execute(select(func.max(transactions.c.id))).scalar_one() or 0
+    return list(range(last + 1, last + 1 + count))
+
+
+def _transaction(transaction_id: int, record: Record) -> dict[str, Any]:
     outcome = record.outcome
     replayed = [effect for effect in record.effects if type(effect).replayed]
     return {
-        "at": record.at, "kind": record.kind, "terminal": record.terminal, "branch": record.branch,
-        "key": record.key, "repeat": record.repeat, "card": record.card, "account_id": record.account_id,
+        "id": transaction_id, "at": record.at, "kind": record.kind, "terminal": record.terminal,
+        "branch": record.branch, "key": record.key, "repeat": record.repeat, "card": record.card,
+        "account_id": record.account_id,
         "requested": record.requested, "approved": outcome.amount, "code": outcome.code.value,
         "binding_limit": outcome.limit.value if outcome.limit else None, "rrn": outcome.rrn,
         "auth_code": outcome.auth_code, "invoice": record.invoice, "day": record.day, "ref": record.ref,

@@ -38,7 +38,7 @@ def test_a_member_enrolled_after_the_load_reaches_the_ledger(store: Store) -> No
 
 def test_a_changed_terminal_keeps_its_session_and_batch() -> None:
     ledger = Ledger()
-    ledger.terminals["T1"] = Terminal("T1", "OLD", signed_on=True, batch_seq=4, batch=BatchTotals(debits=2))
+    ledger.terminals["T1"] = Terminal("T1", "OLD", signed_on=True, batch_seq=4, counts={"debits": 2})
     apply_change(ledger, TerminalChange(Terminal("T1", "NEW")))
     terminal = ledger.terminals["T1"]
     assert (terminal.branch, terminal.signed_on, terminal.batch_seq, terminal.batch) == (

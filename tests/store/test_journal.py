@@ -40,7 +40,7 @@ def test_every_effect_survives_json() -> None:
         Recorded(entry),
         Tombstone("T0000001:000009:0301083000"),
         Session("T0000001", True),
-        BatchItem("T0000001", 3, BatchTotals(debits=1, debits_amount=60_000)),
+        BatchItem("T0000001", 3, "debits", 60_000),
         BatchClosed("T0000001", 3, "001", BatchTotals(debits=2), BatchTotals(debits=2, credits=1)),
     ]
     decoded = journal.decode(journal.encode(effects), {}.get)
@@ -65,5 +65,6 @@ def test_a_changed_entry_not_in_the_ledger_is_skipped() -> None:
 
 
 def test_fields_at_their_default_are_left_out() -> None:
-    (item,) = json.loads(journal.encode([BatchItem("T0000001", 1, BatchTotals(debits=1))]))
-    assert item == {"type": "BatchItem", "terminal": "T0000001", "seq": 1, "totals": {"debits": 1}}
+    entry = Entry(kind="balance", terminal="T0000001", outcome=Outcome(Code.APPROVED))
+    (item,) = json.loads(journal.encode([Recorded(entry)]))
+    assert item == {"type": "Recorded", "entry": {"kind": "balance", "terminal": "T0000001", "outcome": {"code": "00"}}}
