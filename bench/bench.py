@@ -138,7 +138,8 @@ class Client(Protocol):
             self.send()
 
 
-async def drive(port: int, frames: list[list[bytes]], warmup: float, seconds: float) -> tuple[list[Client], float]:
+async def drive(port: int, frames: list[list[bytes]], warmup: float, seconds: float,
+                server: int) -> tuple[list[Client], float, float]:
     from twisted.internet import reactor
 
     header = load_profile("club-t2").header
@@ -148,25 +149,33 @@ async def drive(port: int, frames: list[list[bytes]], warmup: float, seconds: fl
     await task.deferLater(reactor, warmup, lambda: None)
     for client in clients:
         client.recording = True
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(server)
     await task.deferLater(reactor, seconds, lambda: None)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(server) - cpu
     for client in clients:
         client.recording = False
         client.done.callback(None)
         client.transport.loseConnection()
-    return clients, elapsed
+    return clients, elapsed, cpu
 
 
-def summarize(name: str, clients: list[Client], elapsed: float, approved: int | None = None) -> dict[str, float]:
+def summarize(name: str, clients: list[Client], elapsed: float, cpu: float,
+              approved: int | None = None) -> dict[str, float]:
     latencies = sorted(x for c in clients for x in c.latencies)
     count = len(latencies) if approved is None else approved
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
     row = {"rate": count / elapsed, "p50": statistics.median(latencies) * 1000, "p99": p99 * 1000,
            "answers": len(latencies)}
-    print(f"{name:<34} {row['rate']:>9.0f}/s   p50 {row['p50']:6.2f} ms   p99 {row['p99']:6.2f} ms"
-          f"   ({len(latencies)} answers in {elapsed:.1f} s)")
+    print(f"{name:<38} {row['rate']:>6.0f}/s   p50 {row['p50']:6.2f} ms   p99 {row['p99']:6.2f} ms   "
+          f"server CPU {cpu / max(len(latencies), 1) * 1e6:4.0f} us/answer   "
+          f"({len(latencies)} answers, {elapsed:.1f} s)")
     return row
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
@@ -198,14 +207,14 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
         gateway = subprocess.Popen([*cli, "run"], stderr=out, env=os.environ | {"PYTHONUNBUFFERED": "1"})
     wait_for(port, gateway, log)
     rss_before = rss_mib(gateway.pid)
-    clients, elapsed = await drive(port, frames, args.warmup, args.seconds)
+    clients, elapsed, cpu = await drive(port, frames, args.warmup, args.seconds, gateway.pid)
     codec = TerminalCodec(load_profile("club-t2"))
     codes = [codec.decode(body)["39"] for c in clients for body in c.answers]
     approved = sum(code == "00" for code in codes)
     rss_after = rss_mib(gateway.pid)
     gateway.send_signal(signal.SIGTERM)
     stop_code = gateway.wait(60)
-    result = summarize("terminal-gateway (approved redeems)", clients, elapsed, approved)
+    result = summarize("terminal-gateway (approved redeems)", clients, elapsed, cpu, approved)
     if approved != len(codes):
         print(f"  not all approved: {sorted(set(codes))}")
     print(f"  gateway memory: {rss_before:.0f} MiB after start, {rss_after:.0f} MiB after the run; "
@@ -216,10 +225,10 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     with echo_log.open("w") as out:
         echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, str(echo_port)], stderr=out)
     wait_for(echo_port, echo, echo_log)
-    clients, elapsed = await drive(echo_port, frames, args.warmup, args.seconds)
+    clients, elapsed, cpu = await drive(echo_port, frames, args.warmup, args.seconds, echo.pid)
     echo.terminate()
     echo.wait(10)
-    baseline = summarize("bare Twisted echo server (same frames)", clients, elapsed)
+    baseline = summarize("bare Twisted echo server (same frames)", clients, elapsed, cpu)
     print(f"ratio gateway/echo: {result['rate'] / baseline['rate']:.2f}")
 
 

@@ -57,9 +57,13 @@ def _encode_effect(effect: Effect) -> dict[str, Any]:
     return {"type": type(effect).__name__, **_plain(effect)}
 
 
+_AS_IS = frozenset({str, int, bool, float, NoneType})
+
+
 def _plain(value: Any) -> Any:
     """``value`` as JSON types."""
-    return _encoder(type(value))(value)
+    kind = type(value)
+    return value if kind in _AS_IS else _encoder(kind)(value)
 
 
 @cache
@@ -70,8 +74,12 @@ def _encoder(cls: type) -> Encoder:
         defaults = tuple((f.name, f.default) for f in fields(cls))
 
         def encode_dataclass(value: Any) -> dict[str, Any]:
-            pairs = ((name, getattr(value, name), default) for name, default in defaults)
-            return {name: _plain(each) for name, each, default in pairs if default is MISSING or each != default}
+            plain = {}
+            for name, default in defaults:
+                each = getattr(value, name)
+                if default is MISSING or each != default:
+                    plain[name] = each if type(each) in _AS_IS else _encoder(type(each))(each)
+            return plain
 
         return encode_dataclass
     if issubclass(cls, Enum):
