@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from ..rules import RuleCore
-from ..rules.core import Decision
+from ..rules.core import Decision, Record
 from ..vocabulary import Code, Outcome, Request, TerminalFamily, mask_pan
 
 log = Logger(namespace="terminal_gateway.decision")
@@ -29,10 +30,10 @@ def utc_now() -> datetime:
 
 
 class Dispatcher:
-    def __init__(self, core: RuleCore, submit: Callable[[int, tuple], None], resume: Callable[[int], None],
-                 clock: Callable[[], datetime] = utc_now):
+    def __init__(self, core: RuleCore, submit: Callable[[int, Any], None], resume: Callable[[int], None],
+                 prepare: Callable[[tuple[Record, ...]], Any], clock: Callable[[], datetime] = utc_now):
         self.core = core
-        self._submit, self._resume, self._clock = submit, resume, clock
+        self._submit, self._resume, self._prepare, self._clock = submit, resume, prepare, clock
         self._seq = 0
         self._pending: OrderedDict[int, tuple[Deferred[Outcome], Request, Decision]] = OrderedDict()
         self._drained: list[Deferred[None]] = []
@@ -50,7 +51,7 @@ class Dispatcher:
         self._seq += 1
         answer: Deferred[Outcome] = Deferred()
         self._pending[self._seq] = (answer, request, decision)
-        self._submit(self._seq, decision.records)
+        self._submit(self._seq, self._prepare(decision.records))
         return answer
 
     def committed(self, through: int) -> None:
@@ -66,7 +67,7 @@ class Dispatcher:
 
     def failed(self, first: int, error: Exception) -> None:
         """The store failed from decision ``first`` on: undo every pending decision, newest
-        first, answer each 96, and let the committer go on past them."""
+        first, answer each 96, and let the writer go on past them."""
         log.error("store write failed ({error}): answering 96 to {count} pending decisions",
                   error=error, count=len(self._pending))
         pending = list(self._pending.items())

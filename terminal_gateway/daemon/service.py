@@ -1,6 +1,6 @@
 """The daemon as one Twisted service tree: start-up and clean stop follow one path.
 
-Start: rebuild the ledger from the store, start the group committer, listen. Stop: stop
+Start: rebuild the ledger from the store, start the writer process, listen. Stop: stop
 listening, refuse new requests, answer what is in flight once durable, close connections,
 flush and close the store.
 """
@@ -21,8 +21,8 @@ from ..drivers.tcp import Club8583Factory
 from ..protocols.club8583 import HostCodec, load_profile
 from ..rules import Ledger, RuleCore
 from ..store import Store, apply_change
-from .committer import GroupCommitter
 from .dispatcher import Dispatcher
+from .writer import WriterProcess
 
 log = Logger(namespace="terminal_gateway.daemon")
 
@@ -40,12 +40,12 @@ class GatewayService(MultiService):
                  "remembered requests, {holds} hold deadlines", accounts=len(ledger.accounts),
                  terminals=len(ledger.terminals), entries=len(ledger.by_key), holds=len(ledger.hold_deadlines))
         self.core = RuleCore(config, ledger)
-        self.committer = GroupCommitter(
-            store.write, reactor.callFromThread,
+        self.writer = WriterProcess(
+            config.store.url,
             on_committed=lambda through: self.dispatcher.committed(through),
             on_failed=lambda first, error: self.dispatcher.failed(first, error),
         )
-        self.dispatcher = Dispatcher(self.core, self.committer.submit, self.committer.resume)
+        self.dispatcher = Dispatcher(self.core, self.writer.submit, self.writer.resume, store.prepare)
         for listener in config.listeners:
             profile = load_profile(listener.profile, config.profiles_dirs)
             factory = Club8583Factory(profile, HostCodec(profile, config.program.currency), self.dispatcher)
@@ -53,7 +53,7 @@ class GatewayService(MultiService):
         self._poller = LoopingCall(self._poll_changes)
 
     def startService(self) -> None:
-        self.committer.start()
+        self.writer.start(self.reactor)
         super().startService()
         for factory, listener in zip(self.factories, self.config.listeners, strict=True):
             port = self.reactor.listenTCP(listener.port, factory, interface=listener.host)
@@ -75,7 +75,7 @@ class GatewayService(MultiService):
         for factory in self.factories:
             for connection in list(factory.connections):
                 connection.transport.loseConnection()
-        yield deferToThread(self.committer.stop)
+        yield self.writer.stop()
         self.store.close()
         log.info("stopped cleanly: every approved decision is durable")
 

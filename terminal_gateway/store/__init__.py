@@ -26,9 +26,11 @@ from .changes import AccountChange, Change, LotChange, TerminalChange, apply_cha
 from .engine import make_engine, snapshot, writing
 from .errors import StoreError, database_errors
 from .load import load as load_ledger
+from .records import Prepared, prepare
 from .records import write as write_records
 
-__all__ = ["AccountChange", "Change", "LotChange", "Store", "StoreError", "TerminalChange", "apply_change"]
+__all__ = ["AccountChange", "Change", "LotChange", "Prepared", "Store", "StoreError", "TerminalChange",
+           "apply_change"]
 
 
 class Store:
@@ -61,8 +63,17 @@ class Store:
 
     def write(self, records: Sequence[Record]) -> None:
         """Make ``records`` durable in one transaction: all of them or, raising, none."""
+        self.write_prepared([prepare(records)])
+
+    @staticmethod
+    def prepare(records: Sequence[Record]) -> Prepared:
+        """The rows of ``records``, as decided; pure Python, meant for the deciding thread."""
+        return prepare(records)
+
+    def write_prepared(self, batch: Sequence[Prepared]) -> None:
+        """Make a batch of prepared decisions durable in one transaction (the group commit)."""
         with self._transaction("cannot write the journal", write=True) as conn:
-            write_records(conn, records)
+            write_records(conn, batch)
 
     def load(self, ledger: Ledger, now: datetime, replay_days: int) -> int:
         """Fill an empty ``ledger`` from one snapshot; the change-feed cursor of that snapshot."""

@@ -182,3 +182,42 @@ def test_configuration_errors_name_the_key(gateway: Gateway) -> None:
     assert "listeners[0].profile" in result.stderr and "club-t9" in result.stderr
     assert "Traceback" not in result.stderr
 
+
+
+FAILING_INSERT = {
+    "sqlite": ["CREATE TRIGGER disk_full BEFORE INSERT ON transactions BEGIN SELECT RAISE(ABORT, 'disk full'); END"],
+    "postgresql": [
+        "CREATE FUNCTION disk_full() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER disk_full BEFORE INSERT ON transactions FOR EACH ROW EXECUTE FUNCTION disk_full()",
+    ],
+}
+
+
+def database(url: str, *statements: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+@pytest_twisted.ensureDeferred
+async def test_when_the_store_fails_nothing_is_approved_and_it_recovers(gateway: Gateway) -> None:
+    gateway.enrol(members=5)
+    gateway.start()
+    terminal = await gateway.terminal(7)
+    await terminal.sign_on()
+    card = card_number(4)
+    dialect = "sqlite" if gateway.url.startswith("sqlite") else "postgresql"
+    database(gateway.url, *FAILING_INSERT[dialect])
+    request = terminal.fields("0200", "00", **terminal.money(card, 50_000, IN="INV-96"))
+    failed = await terminal.send(request, "redeem while the store fails")
+    assert (failed.code, failed.amount) == ("96", 0)
+    database(gateway.url, "DROP TRIGGER disk_full" + (" ON transactions" if dialect == "postgresql" else ""))
+    assert member(gateway, 4)["balance"] == 500_000
+    again = await terminal.send(dict(request, t="0201"), "repeat once the store is back")
+    assert again.code == "00", "the failed decision was undone, so its repeat is decided anew"
+    assert member(gateway, 4)["balance"] == 450_000
+    assert gateway.stop() == 0

@@ -1,0 +1,184 @@
+"""Group commit in a process of its own, so that durability never waits for the GIL.
+
+Measured under load, a writer *thread* spent most of each commit waiting to take the GIL
+back from the busy reactor after every database call (see the README's benchmark). So the
+daemon spawns ``python -m terminal_gateway.daemon.writer`` (the store URL in its environment,
+not on its command line, where ``ps`` would show a password): the reactor sends it each
+decision's prepared rows through a pipe, and it writes everything that arrived while it was
+committing in one transaction (group commit), answering with the last decision made durable.
+
+Failure protocol: a decision is made on the ledger as every earlier decision left it, so
+when a batch cannot be written, it and every later decision must be undone. The writer
+answers ``failed`` and then pauses; the reactor reverts every pending decision, answers
+each 96, and sends ``resume`` naming the last one it reverted, which the writer then drops
+from its queue instead of writing it.
+
+Messages are length-prefixed pickles, both ways: ``("write", [(seq, prepared), ...])``,
+``("resume", seq)``; ``("committed", seq)``, ``("failed", seq, reason)``. End of input means
+stop: the writer writes what it has, then exits.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import sys
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import Logger
+
+HEADER = struct.Struct(">I")
+STORE_URL = "TERMINAL_GATEWAY_WRITER_STORE"
+MAX_BATCH = 1000
+
+log = Logger(namespace="terminal_gateway.writer")
+
+
+def frame(message: tuple[Any, ...]) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+class Frames:
+    """Length-prefixed messages out of a byte stream."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[Any, ...]]:
+        self.buffer += data
+        messages = []
+        while len(self.buffer) >= HEADER.size:
+            (size,) = HEADER.unpack_from(self.buffer)
+            if len(self.buffer) < HEADER.size + size:
+                break
+            messages.append(pickle.loads(self.buffer[HEADER.size:HEADER.size + size]))
+            del self.buffer[:HEADER.size + size]
+        return messages
+
+
+class CommitQueue:
+    """The writer's state, apart from any I/O: what is queued, and whether it is paused."""
+
+    def __init__(self, write: Callable[[Sequence[Any]], None]):
+        self.write = write
+        self.queue: deque[tuple[int, Any]] = deque()
+        self.paused = False
+        self.discard_through = 0
+
+    def receive(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "write":
+            self.queue.extend(item for item in message[1] if item[0] > self.discard_through)
+        elif message[0] == "resume":
+            self.discard_through, self.paused = message[1], False
+            while self.queue and self.queue[0][0] <= self.discard_through:
+                self.queue.popleft()
+
+    def commit(self) -> tuple[Any, ...] | None:
+        """Write what is queued as one transaction; the answer for the reactor, if any."""
+        if self.paused or not self.queue:
+            return None
+        batch = [self.queue.popleft() for _ in range(min(len(self.queue), MAX_BATCH))]
+        try:
+            self.write([item for _, item in batch])
+        except Exception as error:  # any failure of the store: nothing in the batch is durable
+            self.paused = True
+            return ("failed", batch[0][0], str(error) or type(error).__name__)
+        return ("committed", batch[-1][0])
+
+
+def main() -> int:
+    """The child process: read, group, write, answer, until the input ends."""
+    from ..store import Store
+
+    store = Store(os.environ[STORE_URL])
+    commits = CommitQueue(store.write_prepared)
+    frames, stdin, stdout = Frames(), sys.stdin.fileno(), sys.stdout.buffer
+    open_input = True
+    while open_input or (commits.queue and not commits.paused):
+        wait = None if open_input and (commits.paused or not commits.queue) else 0
+        while open_input and select.select([stdin], [], [], wait)[0]:
+            data = os.read(stdin, 1 << 20)
+            if not data:
+                open_input = False
+                break
+            for message in frames.feed(data):
+                commits.receive(message)
+            wait = 0
+        answer = commits.commit()
+        if answer is not None:
+            stdout.write(frame(answer))
+            stdout.flush()
+    store.close()
+    return 0
+
+
+class WriterProcess(ProcessProtocol):
+    """The reactor's side of the pipe: submit decisions, be called back when durable."""
+
+    def __init__(self, url: str, on_committed: Callable[[int], None], on_failed: Callable[[int, Exception], None]):
+        self.url = url
+        self.on_committed, self.on_failed = on_committed, on_failed
+        self.frames = Frames()
+        self.outbox: list[tuple[int, Any]] = []
+        self.flushing = self.stopping = False
+        self.ended: Deferred[None] = Deferred()
+
+    def start(self, reactor: Any) -> None:
+        self.reactor = reactor
+        reactor.spawnProcess(self, sys.executable, [sys.executable, "-m", __name__],
+                             env=os.environ | {STORE_URL: self.url}, childFDs={0: "w", 1: "r", 2: 2})
+
+    def submit(self, seq: int, prepared: Any) -> None:
+        """Queue decision ``seq``; decisions of one reactor turn travel in one message."""
+        self.outbox.append((seq, prepared))
+        if not self.flushing:
+            self.flushing = True
+            self.reactor.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self.flushing = False
+        outbox, self.outbox = self.outbox, []
+        if outbox:
+            self.transport.write(frame(("write", outbox)))
+
+    def resume(self, discard_through: int) -> None:
+        self.outbox = [item for item in self.outbox if item[0] > discard_through]
+        self.transport.write(frame(("resume", discard_through)))
+
+    def stop(self) -> Deferred[None]:
+        """Send what is left, close the pipe; fires when the writer has written it and exited."""
+        self.stopping = True
+        self._flush()
+        self.transport.closeStdin()
+        return self.ended
+
+    def outReceived(self, data: bytes) -> None:
+        for message in self.frames.feed(data):
+            if message[0] == "committed":
+                self.on_committed(message[1])
+            else:
+                self.on_failed(message[1], WriterError(message[2]))
+
+    def processEnded(self, reason: Any) -> None:
+        if self.stopping:
+            self.ended.callback(None)
+            return
+        log.critical("the writer process ended ({reason}); starting another", reason=reason.getErrorMessage())
+        self.frames, self.outbox = Frames(), []
+        self.start(self.reactor)
+        self.on_failed(0, WriterError("the writer process ended"))
+
+
+class WriterError(Exception):
+    """The writer process could not make a batch durable."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
