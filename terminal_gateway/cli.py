@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -18,30 +19,35 @@ from .protocols.club8583 import ProfileError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+MAX_EXPIRY_DAYS = 100 * 366
 
 
 class CommandError(Exception):
     """A command that cannot be carried out; the message is the operator's one line."""
 
 
+# Amounts and day counts are checked by the command, not by argparse, so that a bad one is the
+# documented one line on stderr (exit 1), not a usage message.
 def _positive_amount(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"amount must be a whole number of minor units, got {text!r}") from None
+    value = _whole(text, f"amount must be a whole number of minor units, got {text!r}")
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"amount must be more than zero, got {value}")
+        raise CommandError(f"amount must be more than zero, got {value}")
     return value
 
 
 def _days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {value}")
+    value = _whole(text, f"--expires-in-days: expected a whole number of days, got {text!r}")
+    if not 0 < value <= MAX_EXPIRY_DAYS:
+        raise CommandError(f"--expires-in-days: expected a number of days from 1 to {MAX_EXPIRY_DAYS}, got {value}")
     return value
+
+
+def _whole(text: str, message: str) -> int:
+    """``text`` in ASCII digits (not '1_000', not Arabic-Indic digits), or ``CommandError(message)``."""
+    if not re.fullmatch(r"\s*[+-]?[0-9]{1,30}\s*", text):
+        raise CommandError(message)
+    return int(text)
 
 
 def _store(config: Config):
@@ -94,9 +100,11 @@ def cmd_member_import(config: Config, args: argparse.Namespace) -> None:
 
 
 def cmd_credit_grant(config: Config, args: argparse.Namespace) -> None:
-    expires = datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
-    lot = with_store(config, lambda store: store.grant_credit(args.card, args.amount, expires_at=expires))
-    print(f"granted {args.amount} as lot {lot}" + (f", expiring {expires:%Y-%m-%d %H:%M} UTC" if expires else ""))
+    amount = _positive_amount(args.amount)
+    days = None if args.expires_in_days is None else _days(args.expires_in_days)
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    lot = with_store(config, lambda store: store.grant_credit(args.card, amount, expires_at=expires))
+    print(f"granted {amount} as lot {lot}" + (f", expiring {expires:%Y-%m-%d %H:%M} UTC" if expires else ""))
 
 
 def cmd_simulate(config: Config | None, args: argparse.Namespace) -> int:
@@ -161,8 +169,8 @@ def parser() -> argparse.ArgumentParser:
         dest="action", required=True, metavar="ACTION")
     grant = credit.add_parser("grant", help="add a credit lot to a member's account")
     grant.add_argument("card")
-    grant.add_argument("amount", type=_positive_amount)
-    grant.add_argument("--expires-in-days", type=_days, metavar="N")
+    grant.add_argument("amount", help="minor units, more than 0")
+    grant.add_argument("--expires-in-days", metavar="N")
     grant.set_defaults(func=cmd_credit_grant)
 
     from .simulators.club8583 import add_arguments
@@ -180,16 +188,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load(args.config) if getattr(args, "needs_config", True) else None
         result = args.func(config, args)
     except (ConfigError, ProfileError, CommandError) as e:
-        print(f"terminal-gateway: {e}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _failed(str(e))
+    except KeyboardInterrupt:
+        return _failed("interrupted", EXIT_INTERRUPTED)
+    except OSError as e:  # e.g. the SQLite file's folder cannot be created
+        return _failed(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e) or type(e).__name__)
     except Exception as e:
         from .store import StoreError
 
         if isinstance(e, StoreError):
-            print(f"terminal-gateway: {e}", file=sys.stderr)
-            return EXIT_FAILURE
-        raise
+            return _failed(str(e))
+        # Still one line, as promised to installation scripts: name the error, not its stack.
+        return _failed(f"unexpected error: {type(e).__name__}: {e}")
     return result if isinstance(result, int) else 0
+
+
+def _failed(reason: str, code: int = EXIT_FAILURE) -> int:
+    """Print ``reason`` as the one line on stderr; the exit code."""
+    line = " ".join(part.strip() for part in reason.splitlines() if part.strip())
+    print(f"terminal-gateway: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ is at a clinic with an installation script, not a debugger.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from .protocols.club8583 import available_profiles
 
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 PROTOCOLS = ("club8583",)
+ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs")
 MAX_AMOUNT = 999_999_999_999  # DE4 is n12
 
 
@@ -120,9 +123,16 @@ class _Section:
     def amount(self, key: str, *, upper: int | None = None) -> int | None:
         value = self.get(key, int)
         if value is not None and (value < 0 or (upper is not None and value > upper)):
-            bound = f"0 to {upper}" if upper is not None else "0 or more"
-            self.fail(key, f"a whole number from {bound}", value)
+            bound = f"from 0 to {upper}" if upper is not None else "0 or more"
+            self.fail(key, f"a whole number {bound}", value)
         return value
+
+    def positive(self, key: str, default: float) -> float:
+        """A number of milliseconds or seconds: finite and more than 0."""
+        value = self.get(key, (int, float), default)
+        if not (math.isfinite(value) and value > 0):
+            self.fail(key, "a number more than 0", value)
+        return float(value)
 
     def done(self) -> None:
         unknown = sorted(set(self.table) - self.used)
@@ -134,7 +144,7 @@ def _zone(section: _Section, key: str, default: str) -> ZoneInfo:
     name = section.get(key, str, default)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones, such as 'Asia'
         section.fail(key, "an IANA time zone such as 'Asia/Tehran'", name)
         raise AssertionError("unreachable") from None
 
@@ -143,7 +153,7 @@ def _program(path: str, table: Any) -> Program:
     s = _Section(path, "program", table)
     bounds = {"currency": 999, "hold_minutes": 7 * 24 * 60, "max_amount": MAX_AMOUNT, "replay_days": 3660}
     values = {key: s.amount(key, upper=upper) for key, upper in bounds.items()}
-    for key in ("hold_minutes", "replay_days", "max_amount"):
+    for key in ("currency", "hold_minutes", "replay_days", "max_amount"):
         if values[key] == 0:
             s.fail(key, "more than 0", 0)
     program = Program(**{k: v for k, v in values.items() if v is not None},
@@ -154,10 +164,13 @@ def _program(path: str, table: Any) -> Program:
 
 def _store(path: str, table: Any) -> StoreSettings:
     s = _Section(path, "store", table)
+    url = s.get("url", str, required=True)
+    if not url.strip():
+        s.fail("url", "a SQLAlchemy URL such as 'sqlite:///var/lib/terminal-gateway/gateway.db'", url)
     settings = StoreSettings(
-        url=s.get("url", str, required=True),
-        commit_interval_ms=float(s.get("commit_interval_ms", (int, float), 2.0)),
-        poll_seconds=float(s.get("poll_seconds", (int, float), 0.5)),
+        url=url,
+        commit_interval_ms=s.positive("commit_interval_ms", 2.0),
+        poll_seconds=s.positive("poll_seconds", 0.5),
     )
     s.done()
     return settings
@@ -211,8 +224,33 @@ def _groups(path: str, table: Any) -> dict[str, Group]:
         s.fail("", "at least one group")
     defaults = [g.name for g in groups.values() if g.default]
     if len(defaults) != 1:
-        s.fail("", f"exactly one group with default = true, found {len(defaults)}")
+        found = f"{len(defaults)} ({', '.join(defaults)})" if defaults else "none"
+        s.fail("", f"exactly one group with default = true, found {found}")
     return groups
+
+
+def _profiles_dirs(root: _Section, base: Path) -> tuple[Path, ...]:
+    """The configuration's own profile folders; a relative one is relative to the file's folder."""
+    dirs = []
+    for index, entry in enumerate(root.get("profiles_dirs", list, [])):
+        if not isinstance(entry, str):
+            root.fail(f"profiles_dirs[{index}]", "a string (a folder of firmware profiles)", entry)
+        directory = base / entry
+        if not directory.is_dir():
+            root.fail(f"profiles_dirs[{index}]", f"a folder of firmware profiles ({directory} is not one)", entry)
+        dirs.append(directory)
+    return tuple(dirs)
+
+
+def _unique(root: _Section, key: str, items: list[Any], identity: Callable[[Any], Any], what: str) -> None:
+    """Fail on the first item of ``items`` whose identity an earlier one has; ``key`` names the field."""
+    array, _, name = key.partition(".")
+    seen: set[Any] = set()
+    for index, item in enumerate(items):
+        ident = identity(item)
+        if ident is not None and ident in seen:
+            root.fail(f"{array}[{index}].{name}", what, ident)
+        seen.add(ident)
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:
@@ -225,24 +263,28 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         with open(name, "rb") as f:
             data = tomllib.load(f)
     except OSError as e:
-        raise ConfigError(f"{name}: cannot read: {e.strerror}") from None
+        raise ConfigError(f"{name}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{name}: not valid TOML: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{name}: not valid TOML: {e}") from None
     root = _Section(name, "", data)
-    base = Path(name).resolve().parent
-    dirs = tuple(base / d for d in root.get("profiles_dirs", list, []))
+    # A misspelt table ("[group.silver]") is named as unknown, not as "groups is required".
+    root.used.update(ROOT_KEYS)
+    root.done()
+    dirs = _profiles_dirs(root, Path(name).resolve().parent)
     profiles = frozenset(available_profiles(dirs))
     branches = [_branch(name, i, t) for i, t in enumerate(root.get("branches", list, []))]
-    config = Config(
+    _unique(root, "branches.id", branches, lambda b: b.id, "a branch id no other branch has")
+    listeners = [_listener(name, i, t, profiles) for i, t in enumerate(root.get("listeners", list, []))]
+    _unique(root, "listeners.port", listeners, lambda li: f"{li.host}:{li.port}" if li.port else None,
+            "a host and port no other listener has")
+    return Config(
         path=name,
         store=_store(name, root.get("store", dict, required=True)),
         program=_program(name, root.get("program", dict, {})),
         branches={b.id: b for b in branches},
-        listeners=tuple(_listener(name, i, t, profiles) for i, t in enumerate(root.get("listeners", list, []))),
+        listeners=tuple(listeners),
         groups=_groups(name, root.get("groups", dict, required=True)),
         profiles_dirs=dirs,
     )
-    if len(config.branches) != len(branches):
-        root.fail("branches", "unique branch ids")
-    root.done()
-    return config

@@ -13,27 +13,23 @@ import os
 import time
 from typing import Any, TextIO
 
-from twisted.logger import (
-    FilteringLogObserver,
-    LogLevel,
-    LogLevelFilterPredicate,
-    formatEvent,
-    globalLogBeginner,
-)
+from twisted.logger import LogLevel, formatEvent, globalLogBeginner
 
 FLUSH_SECONDS = 0.1
 
 
 class TextLines:
-    """A log observer writing one line per event to ``stream``."""
+    """A log observer writing one line per event at ``level`` or above to ``stream``."""
 
-    def __init__(self, stream: TextIO):
-        self.stream = stream
+    def __init__(self, stream: TextIO, level: LogLevel = LogLevel.info):
+        self.stream, self.level = stream, level
         self._second = -1
         self._stamp = ""
 
     def __call__(self, event: dict[str, Any]) -> None:
         level = event.get("log_level", LogLevel.info)
+        if level < self.level:
+            return
         self.stream.write(f"{self._timestamp(event.get('log_time', time.time()))} "
                           f"[{event.get('log_namespace', '-')}#{level.name}] {render(event)}\n")
         if level >= LogLevel.warn:
@@ -66,7 +62,6 @@ def begin_logging(level: LogLevel = LogLevel.info) -> TextLines:
     """Send every log event at ``level`` or above to stderr; flush the result periodically."""
     stream = io.TextIOWrapper(io.BufferedWriter(io.FileIO(os.dup(2), "w"), 1 << 16), encoding="utf-8",
                               errors="backslashreplace", write_through=False)
-    lines = TextLines(stream)
-    predicate = LogLevelFilterPredicate(defaultLogLevel=level)
-    globalLogBeginner.beginLoggingTo([FilteringLogObserver(lines, [predicate])], redirectStandardIO=False)
+    lines = TextLines(stream, level)
+    globalLogBeginner.beginLoggingTo([lines], redirectStandardIO=False)
     return lines

@@ -91,15 +91,14 @@ class InvoiceUsage(Effect):
 class Recorded(Effect):
     """A decided request, remembered for repeats, reversals, completions and refunds.
 
-    ``entry`` stays as it was decided (the journal persists it, maybe after later decisions
-    ran); the ledger gets a copy of its own, which later decisions change through
-    ``Changed`` effects.
+    Later decisions change ``entry`` through ``Changed`` effects; the journal row is made
+    from it right after the decision (``Store.prepare``), so it keeps what was decided.
     """
 
     entry: Entry
 
     def apply(self, ledger: Ledger) -> None:
-        entry = self.entry.copy()
+        entry = self.entry
         if entry.key is not None:
             ledger.by_key[entry.key] = entry
         rrn = entry.outcome.rrn
@@ -110,12 +109,12 @@ class Recorded(Effect):
             ledger.watch_hold(entry)
 
     def revert(self, ledger: Ledger) -> None:
-        """Newest first, so what is registered under this key and RRN is this entry's copy."""
         entry = self.entry
-        if entry.key is not None:
-            ledger.by_key.pop(entry.key, None)
-        if entry.outcome.rrn and entry.kind in REMEMBERED_BY_RRN:
-            ledger.by_rrn.pop(entry.outcome.rrn, None)
+        if entry.key is not None and ledger.by_key.get(entry.key) is entry:
+            del ledger.by_key[entry.key]
+        rrn = entry.outcome.rrn
+        if rrn and ledger.by_rrn.get(rrn) is entry:
+            del ledger.by_rrn[rrn]
 
 
 @dataclass(frozen=True, slots=True)

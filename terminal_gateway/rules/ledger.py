@@ -7,7 +7,7 @@ through effects (``effects.py``), so that every change can be persisted and reve
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from ..vocabulary import BatchTotals, Outcome
@@ -103,12 +103,6 @@ class Entry:
     hold_state: str | None = None  # open, completed, reversed, expired
     captured: int = 0
     expires_at: datetime | None = None
-
-    def copy(self) -> Entry:
-        return Entry(*[getattr(self, name) for name in _ENTRY_FIELDS])
-
-
-_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
 
 
 @dataclass(slots=True)

@@ -71,17 +71,7 @@ def _encoder(cls: type) -> Encoder:
     """A function from a ``cls`` value to JSON types; dataclasses become objects without the
     fields that are at their default."""
     if is_dataclass(cls):
-        defaults = tuple((f.name, f.default) for f in fields(cls))
-
-        def encode_dataclass(value: Any) -> dict[str, Any]:
-            plain = {}
-            for name, default in defaults:
-                each = getattr(value, name)
-                if default is MISSING or each != default:
-                    plain[name] = each if type(each) in _AS_IS else _encoder(type(each))(each)
-            return plain
-
-        return encode_dataclass
+        return _dataclass_encoder(cls)
     if issubclass(cls, Enum):
         return attrgetter("value")
     if issubclass(cls, datetime):
@@ -89,6 +79,36 @@ def _encoder(cls: type) -> Encoder:
     if issubclass(cls, tuple | list):
         return lambda value: [_plain(each) for each in value]
     return _same
+
+
+def _dataclass_encoder(cls: type) -> Encoder:
+    """Generated straight-line code, one statement per field, as ``dataclasses`` generates
+    ``__init__``: the journal is encoded for every decision, on the reactor thread.
+
+    A field whose type hint admits only JSON types is copied as it is; any other goes
+    through ``_plain``. A field with a default is left out while it has that default.
+    """
+    hints = _hints(cls)
+    namespace: dict[str, Any] = {"_plain": _plain}
+    lines = ["def encode(value):", "    plain = {}"]
+    for f in fields(cls):
+        plain = _hint_is_json(hints[f.name])
+        lines.append(f"    x = value.{f.name}")
+        store = f"plain[{f.name!r}] = " + ("x" if plain else "_plain(x)")
+        if f.default is MISSING:
+            lines.append(f"    {store}")
+        else:
+            namespace[f"default_{f.name}"] = f.default
+            lines.append(f"    if x != default_{f.name}: {store}")
+    lines.append("    return plain")
+    exec("\n".join(lines), namespace)
+    return namespace["encode"]
+
+
+def _hint_is_json(hint: Any) -> bool:
+    if get_origin(hint) in (Union, UnionType):
+        return all(_hint_is_json(arg) for arg in get_args(hint))
+    return hint in _AS_IS
 
 
 @cache
