@@ -110,6 +110,7 @@ class Client(Protocol):
 
     frames: list[bytes]
     header: object
+    interval: float = 0.0
     latencies: list[float] = field(default_factory=list)
     answers: list[bytes] = field(default_factory=list)
 
@@ -124,7 +125,19 @@ class Client(Protocol):
         self.send()
 
     def send(self) -> None:
+        """The next frame: at once, or when this terminal's pace allows (``interval``)."""
         if self.next >= len(self.frames) or self.done.called:
+            return
+        wait = self.sent_at + self.interval - time.perf_counter()
+        if wait > 0:
+            from twisted.internet import reactor
+
+            reactor.callLater(wait, self.send_now)
+        else:
+            self.send_now()
+
+    def send_now(self) -> None:
+        if self.done.called:
             return
         self.sent_at = time.perf_counter()
         self.transport.write(self.frames[self.next])
@@ -138,12 +151,13 @@ class Client(Protocol):
             self.send()
 
 
-async def drive(port: int, frames: list[list[bytes]], warmup: float, seconds: float,
-                server: int) -> tuple[list[Client], float, float]:
+async def drive(port: int, frames: list[list[bytes]], warmup: float, seconds: float, server: int,
+                rate: float = 0) -> tuple[list[Client], float, float]:
     from twisted.internet import reactor
 
     header = load_profile("club-t2").header
-    clients = [Client(f, header) for f in frames]
+    interval = len(frames) / rate if rate else 0.0
+    clients = [Client(f, header, interval) for f in frames]
     for client in clients:
         await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
     await task.deferLater(reactor, warmup, lambda: None)
@@ -197,7 +211,7 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
                    check=True, capture_output=True)
     subprocess.run([*cli, "member", "import", str(write_members(folder / "m.csv", args.members, 10**11))],
                    check=True, capture_output=True)
-    per_terminal = int(args.seconds * 12_000 / args.terminals) + 2_000
+    per_terminal = int(args.seconds * 12_000 / args.terminals) * 2 + 2_000
     frames = [frames_for(t, per_terminal, args.members) for t in range(1, args.terminals + 1)]
     print(f"{args.terminals} terminals, one redeem in flight each, {args.members} members, "
           f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up; store {url.split(':')[0]}")
@@ -207,6 +221,10 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
         gateway = subprocess.Popen([*cli, "run"], stderr=out, env=os.environ | {"PYTHONUNBUFFERED": "1"})
     wait_for(port, gateway, log)
     rss_before = rss_mib(gateway.pid)
+    if args.rate:
+        paced, paced_elapsed, paced_cpu = await drive(port, frames, args.warmup, args.seconds, gateway.pid, args.rate)
+        summarize(f"terminal-gateway paced at {args.rate:.0f}/s", paced, paced_elapsed, paced_cpu)
+        frames = [f[c.next:] for f, c in zip(frames, paced, strict=True)]
     clients, elapsed, cpu = await drive(port, frames, args.warmup, args.seconds, gateway.pid)
     codec = TerminalCodec(load_profile("club-t2"))
     codes = [codec.decode(body)["39"] for c in clients for body in c.answers]
@@ -239,5 +257,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--store-url", help="a PostgreSQL URL to measure that store instead of SQLite")
+    parser.add_argument("--rate", type=float, default=5000,
+                        help="first a run paced at this many requests a second in all (0: skip it)")
     options = parser.parse_args()
     task.react(lambda reactor: defer.ensureDeferred(main(reactor, options)))

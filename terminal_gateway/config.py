@@ -64,7 +64,6 @@ class Program:
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     url: str
-    commit_interval_ms: float = 2.0
     poll_seconds: float = 0.5
 
 
@@ -169,7 +168,6 @@ def _store(path: str, table: Any) -> StoreSettings:
         s.fail("url", "a SQLAlchemy URL such as 'sqlite:///var/lib/terminal-gateway/gateway.db'", url)
     settings = StoreSettings(
         url=url,
-        commit_interval_ms=s.positive("commit_interval_ms", 2.0),
         poll_seconds=s.positive("poll_seconds", 0.5),
     )
     s.done()

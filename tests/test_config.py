@@ -3,6 +3,7 @@ stops with a ``ConfigError`` naming the file, the key and what was expected."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -150,13 +151,11 @@ BROKEN = {
                        "a string (this key is required)"),
     "an empty [store] url": (edited('url = "sqlite:///var/lib/terminal-gateway/gateway.db"', 'url = ""'),
                              "store.url", "a SQLAlchemy URL"),
-    "no [store] table": (EXAMPLE.replace("[store]\n", "").replace("url = ", "[program.x]\nurl = ", 0)
-                         .split("[program]")[0].replace('url = "sqlite', '# url = "sqlite') + EXAMPLE.split(
-                             "# any SQLAlchemy URL, PostgreSQL too\n")[1], "store", "this key is required"),
+    "no [store] table": ("[program]" + EXAMPLE.split("[program]", 1)[1], "store", "a table (this key is required)"),
     "a poll interval of 0": (edited("[store]\n", "[store]\npoll_seconds = 0\n"), "store.poll_seconds",
                              "a number more than 0"),
-    "a commit interval of nan": (edited("[store]\n", "[store]\ncommit_interval_ms = nan\n"),
-                                 "store.commit_interval_ms", "a number more than 0"),
+    "a poll interval of nan": (edited("[store]\n", "[store]\npoll_seconds = nan\n"), "store.poll_seconds",
+                               "a number more than 0"),
     "profiles_dirs not an array": ('profiles_dirs = "profiles"\n' + EXAMPLE, "profiles_dirs", "an array"),
     "profiles_dirs holding a number": ("profiles_dirs = [1]\n" + EXAMPLE, "profiles_dirs[0]", "a string"),
     "profiles_dirs naming no folder": ('profiles_dirs = ["no-such-folder"]\n' + EXAMPLE, "profiles_dirs[0]",
@@ -178,22 +177,22 @@ def test_a_configuration_error_names_the_file_the_key_and_what_was_expected(tmp_
 
 def test_unreadable_files_are_named(tmp_path: Path) -> None:
     missing = tmp_path / "missing.toml"
-    with pytest.raises(ConfigError, match=f"^{missing}: cannot read: No such file or directory$"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(missing))}: cannot read: No such file or directory$"):
         load(missing)
-    with pytest.raises(ConfigError, match=f"^{tmp_path}: cannot read: Is a directory$"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(tmp_path))}: cannot read: Is a directory$"):
         load(tmp_path)
 
 
 def test_invalid_toml_is_named_with_its_place(tmp_path: Path) -> None:
     path = write(tmp_path, EXAMPLE.replace("[program]", "[program"))
-    with pytest.raises(ConfigError, match=f"^{path}: not valid TOML: .*line 4"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: not valid TOML: .*line 4"):
         load(path)
 
 
 def test_a_file_that_is_not_utf8_is_invalid_toml_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_bytes(b"\xff\xfe" + EXAMPLE.encode("utf-16-le"))
-    with pytest.raises(ConfigError, match=f"^{path}: not valid TOML: not UTF-8 text"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: not valid TOML: not UTF-8 text"):
         load(path)
 
 
@@ -208,7 +207,7 @@ def test_the_environment_variable_names_the_file_when_no_path_is_given(tmp_path:
     assert load(other).groups.keys() == {"silver", "gold"}  # an explicit path wins
 
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "gone.toml"))
-    with pytest.raises(ConfigError, match="gone.toml: cannot read"):
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'gone.toml'}: cannot read")):
         load()
 
 

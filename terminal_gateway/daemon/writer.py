@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
 import struct
 import sys
 from collections import deque
@@ -94,9 +95,16 @@ class CommitQueue:
 
 
 def main() -> int:
-    """The child process: read, group, write, answer, until the input ends."""
+    """The child process: read, group, write, answer, until the input ends.
+
+    It ignores SIGINT and SIGTERM, which a terminal's Ctrl-C or a service manager send to
+    the whole process group: the daemon stops it by closing the pipe, once the last
+    decisions are in it, so that the final group commit is never cut short.
+    """
     from ..store import Store
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     store = Store(os.environ[STORE_URL])
     commits = CommitQueue(store.write_prepared)
     frames, stdin, stdout = Frames(), sys.stdin.fileno(), sys.stdout.buffer

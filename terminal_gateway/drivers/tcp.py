@@ -65,6 +65,8 @@ class Club8583Protocol(Protocol):
 class Club8583Factory(Factory):
     """One listener: a firmware profile, its codec, and the shared dispatcher."""
 
+    noisy = False
+
     def __init__(self, profile: Profile, codec: HostCodec, dispatcher: Dispatcher):
         self.profile, self.codec, self.dispatcher = profile, codec, dispatcher
         self.family = TerminalFamily(profile.name, profile.partial_approval, profile.signon_required)

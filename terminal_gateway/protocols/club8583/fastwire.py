@@ -56,6 +56,18 @@ class FastWire:
                 self._encoders[key] = (int(key), encoder)
 
     def unpack(self, s: bytes) -> dict[str, str]:
+        try:
+            return self._unpack(s)
+        except (ValueError, TypeError, AttributeError) as e:  # UnicodeError and binascii.Error too
+            raise Miss(type(e).__name__) from None
+
+    def pack(self, doc: Mapping[str, str]) -> bytes:
+        try:
+            return self._pack(doc)
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            raise Miss(type(e).__name__) from None
+
+    def _unpack(self, s: bytes) -> dict[str, str]:
         doc: dict[str, str] = {}
         pos = self._header
         if pos:
@@ -98,17 +110,17 @@ class FastWire:
         doc[key] = text
         return int(text, 16), pos + 16
 
-    def pack(self, doc: Mapping[str, str]) -> bytes:
+    def _pack(self, doc: Mapping[str, str]) -> bytes:
         parts = []
         if self._header:
-            header = _unhex(doc["h"]) if "h" in doc else b""
+            header = binascii.a2b_hex(doc["h"]) if "h" in doc else b""
             if len(header) != self._header:
                 raise Miss("h")
             parts.append(header)
         mti = doc.get("t")
         if not isinstance(mti, str):
             raise Miss("t")
-        raw_mti = _unhex(mti) if self._mti_binary else _encode_text(mti)
+        raw_mti = binascii.a2b_hex(mti) if self._mti_binary else mti.encode(_TEXT)
         if len(raw_mti) != (2 if self._mti_binary else 4):
             raise Miss("t")
         parts.append(raw_mti)
@@ -140,28 +152,15 @@ def _binary_or_text(field: Mapping[str, Any]) -> bool:
 def _text(raw: bytes, size: int) -> str:
     if len(raw) != size:
         raise Miss("short")
-    try:
-        return raw.decode(_TEXT)
-    except UnicodeDecodeError:
-        raise Miss("text") from None
-
-
-def _encode_text(value: str) -> bytes:
-    try:
-        return value.encode(_TEXT)
-    except (UnicodeEncodeError, AttributeError):
-        raise Miss("text") from None
-
-
-def _unhex(value: str) -> bytes:
-    try:
-        return binascii.a2b_hex(value)
-    except (binascii.Error, ValueError, TypeError):
-        raise Miss("hex") from None
+    return raw.decode(_TEXT)
 
 
 def _element(field: Mapping[str, Any]) -> tuple[Decoder, Encoder]:
-    """The decoder and encoder of one element, for the encodings the gateway's profiles use."""
+    """The decoder and encoder of one element, for the encodings the gateway's profiles use.
+
+    Each is a straight-line closure for its one case; a malformed value raises whatever
+    Python raises (``ValueError``, ``TypeError``), which the message level turns into ``Miss``.
+    """
     binary = _binary_or_text(field)
     nibbles = field.get("len_count", "bytes") == "nibbles"
     if nibbles and not binary:
@@ -170,44 +169,44 @@ def _element(field: Mapping[str, Any]) -> tuple[Decoder, Encoder]:
     max_len, len_type, len_enc = field["max_len"], field["len_type"], field["len_enc"]
     if max_len < 0 or len_enc not in ("b", "bcd", _TEXT):
         raise Miss("length")
-    if len_type == 0:
-        read_length, write_length = _fixed(max_len)
-    else:
-        read_length, write_length = _prefix(len_enc, len_type, max_len)
+    read_length, write_length = _fixed(max_len) if len_type == 0 else _prefix(len_enc, len_type, max_len)
 
-    def decode(s: bytes, pos: int) -> tuple[str, int]:
+    if not binary:
+        def decode(s: bytes, pos: int) -> tuple[str, int]:
+            length, pos = read_length(s, pos)
+            end = pos + length
+            if end > len(s):
+                raise Miss("short")
+            return s[pos:end].decode(_TEXT), end
+
+        def encode(value: str) -> bytes:
+            raw = value.encode(_TEXT)
+            return write_length(len(raw)) + raw
+
+        return decode, encode
+
+    def decode_binary(s: bytes, pos: int) -> tuple[str, int]:
         length, pos = read_length(s, pos)
-        size = (length + 1) // 2 if nibbles else length
-        raw = s[pos:pos + size]
-        if len(raw) != size:
+        end = pos + ((length + 1) // 2 if nibbles else length)
+        if end > len(s):
             raise Miss("short")
-        if not binary:
-            return _text(raw, size), pos + size
-        value = raw.hex().upper()
+        value = s[pos:end].hex().upper()
         if nibbles and length & 1:
             if left and value[0] == left:
-                value = value[1:]
-            elif right and value[-1] == right:
-                value = value[:-1]
-            else:
-                raise Miss("pad")
-        return value, pos + size
+                return value[1:], end
+            if right and value[-1] == right:
+                return value[:-1], end
+            raise Miss("pad")
+        return value, end
 
-    def encode(value: str) -> bytes:
-        if not isinstance(value, str):
-            raise Miss("value")
-        if binary:
-            padded = value
-            if nibbles and len(value) & 1:
-                padded = left + value if left else value + right
-            raw = _unhex(padded)
-            length = len(value) if nibbles else len(raw)
-        else:
-            raw = _encode_text(value)
-            length = len(raw)
-        return write_length(length) + raw
+    def encode_binary(value: str) -> bytes:
+        if nibbles and len(value) & 1:
+            raw = binascii.a2b_hex(left + value if left else value + right)
+            return write_length(len(value)) + raw
+        raw = binascii.a2b_hex(value)
+        return write_length(len(value) if nibbles else len(raw)) + raw
 
-    return decode, encode
+    return decode_binary, encode_binary
 
 
 def _fixed(max_len: int) -> tuple[Callable[[bytes, int], tuple[int, int]], Callable[[int], bytes]]:
