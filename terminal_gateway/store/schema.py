@@ -18,7 +18,6 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
@@ -132,9 +131,9 @@ transactions = Table(
     Column("message", Text, nullable=False),
     Column("effects", Text, nullable=True),
 )
-# Not unique: duplicate detection is the ledger's, within its replay window; DE7 has no
-# year and terminals reset their STAN, so an old key may lawfully come back.
-Index("ix_transactions_key", transactions.c.key)
+# ``key`` has no index, let alone a unique one: duplicate detection is the ledger's, within its
+# replay window (DE7 has no year and terminals reset their STAN, so an old key may lawfully
+# come back), and every index is written on every group commit.
 
 postings = Table(
     "postings",

@@ -91,7 +91,6 @@ def upgrade() -> None:
     op.create_index("ix_transactions_at", "transactions", ["at"])
     op.create_index("ix_transactions_account_id", "transactions", ["account_id"])
     op.create_index("ix_transactions_rrn", "transactions", ["rrn"])
-    op.create_index("ix_transactions_key", "transactions", ["key"])
     op.create_table(
         "postings",
         sa.Column("id", AUTO_ID, autoincrement=True, nullable=False),
