@@ -221,3 +221,38 @@ async def test_when_the_store_fails_nothing_is_approved_and_it_recovers(gateway:
     assert again.code == "00", "the failed decision was undone, so its repeat is decided anew"
     assert member(gateway, 4)["balance"] == 450_000
     assert gateway.stop() == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_sigterm_during_a_stream_stops_cleanly_and_keeps_every_answer(gateway: Gateway) -> None:
+    """SIGTERM while terminals stream: exit 0, and every approval a terminal was told of is
+    durable; what was refused or unanswered moved nothing."""
+    from twisted.internet import reactor, task
+
+    gateway.enrol(members=10, credit=10_000_000)
+    gateway.start()
+    terminals = [await gateway.terminal(i) for i in range(1, 4)]
+    approved = 0
+
+    async def stream(terminal, offset: int) -> None:
+        nonlocal approved
+        await terminal.sign_on()
+        for n in range(10_000):
+            request = terminal.fields("0200", "00", **terminal.money(card_number(1 + (n + offset) % 10), 100,
+                                                                     IN=f"INV-{offset}-{n}"))
+            try:
+                reply = await terminal.send(request, "redeem")
+            except Exception:
+                return
+            approved += reply.amount if reply.approved else 0
+
+    streams = [defer.ensureDeferred(stream(t, 3 * i)) for i, t in enumerate(terminals)]
+    await task.deferLater(reactor, 1.0, lambda: None)
+    stopping = defer.Deferred()
+    reactor.callInThread(lambda: reactor.callFromThread(stopping.callback, gateway.stop()))
+    assert await stopping == 0
+    for done in streams:
+        await done
+    assert approved > 0
+    balances = sum(member(gateway, i)["balance"] for i in range(1, 11))
+    assert balances == 10 * 10_000_000 - approved
