@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from twisted.internet.protocol import Protocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
+from terminal_gateway.simulators.local import free_port, wait_for_port
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 ECHO_SERVER = """
@@ -68,24 +68,6 @@ daily_cap = 1000000000
 invoice_cap = 1000000000
 max_redemptions_per_day = 100000
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            sys.exit(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"server not listening on {port}")
 
 
 def frames_for(terminal: int, count: int, members: int) -> list[bytes]:
@@ -219,7 +201,7 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     log = folder / "gateway.log"
     with log.open("w") as out:
         gateway = subprocess.Popen([*cli, "run"], stderr=out, env=os.environ | {"PYTHONUNBUFFERED": "1"})
-    wait_for(port, gateway, log)
+    wait_for_port(port, gateway, log)
     rss_before = rss_mib(gateway.pid)
     if args.rate:
         paced, paced_elapsed, paced_cpu = await drive(port, frames, args.warmup, args.seconds, gateway.pid, args.rate)
@@ -242,7 +224,7 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     echo_log = folder / "echo.log"
     with echo_log.open("w") as out:
         echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, str(echo_port)], stderr=out)
-    wait_for(echo_port, echo, echo_log)
+    wait_for_port(echo_port, echo, echo_log)
     clients, elapsed, cpu = await drive(echo_port, frames, args.warmup, args.seconds, echo.pid)
     echo.terminate()
     echo.wait(10)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from .local import free_port, wait_for_port
 from .population import BRANCH, card_number, write_members, write_terminals
 
 CONFIG = """\
@@ -59,25 +58,6 @@ invoice_cap_percent = 50
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the gateway exited with {process.returncode} during start-up")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the gateway did not listen on port {port} within {seconds} s")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--dir", default="demo-data", help="where the demo keeps its database and logs")
@@ -110,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         daemon = subprocess.Popen([*cli, "run"], stderr=log, env=os.environ | {"PYTHONUNBUFFERED": "1"})
         try:
             for port in ports:
-                wait_for_port(port, daemon)
+                try:
+                    wait_for_port(port, daemon, log_path)
+                except RuntimeError as e:
+                    raise SystemExit(f"the gateway did not start: {e}") from None
             for n, (profile, port) in enumerate(zip(("club-t1", "club-t2", "club-t3"), ports, strict=True)):
                 for scenario in ("day", "random"):
                     print(f"\n--- three {profile} terminals, scenario: {scenario} ---", flush=True)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +13,9 @@ import pytest
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, load_profile
-from terminal_gateway.simulators.club8583 import SimulatedTerminal, TerminalLink
-from terminal_gateway.simulators.population import BRANCH, terminal_id, write_members, write_terminals
+from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal, TerminalLink
+from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 from ..support import pg_database
 
@@ -30,12 +29,6 @@ max_redemptions_per_day = 5
 [groups.gold]
 invoice_cap_percent = 50
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Gateway:
@@ -72,18 +65,8 @@ class Gateway:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "terminal_gateway.cli", "--config", str(self.config), "run"],
                 stderr=log, stdout=log, env=os.environ | {"PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 30
         for port in self.ports.values():
-            while True:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.log.read_text()}")
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"gateway not listening:\n{self.log.read_text()}") from None
-                    time.sleep(0.05)
+            wait_for_port(port, self.process, self.log)
 
     def stop(self) -> int:
         """SIGTERM, as systemd would; returns the exit code."""
@@ -112,6 +95,25 @@ class Gateway:
             if link.transport is not None:
                 link.transport.loseConnection()
         self.links.clear()
+
+
+Sent = list[tuple[dict[str, str], Reply | None]]
+
+
+async def stream_redemptions(terminal: SimulatedTerminal, cards: int, amount: int, sent: Sent) -> None:
+    """Sign on, then redeem ``amount`` on cards 1..``cards`` in turn until the connection
+    ends, recording each request with its reply (``None``: it got none)."""
+    await terminal.sign_on()
+    offset = int(terminal.tid[1:])
+    for n in range(100_000):
+        card = card_number(1 + (n + offset) % cards)
+        request = terminal.fields("0200", "00", **terminal.money(card, amount, IN=f"INV-{terminal.tid}-{n}"))
+        try:
+            reply = await terminal.send(request, "redeem")
+        except Exception:  # the connection ended: the gateway stopped or was killed
+            sent.append((request, None))
+            return
+        sent.append((request, reply))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

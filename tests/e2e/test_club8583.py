@@ -12,7 +12,7 @@ from terminal_gateway.protocols.club8583 import load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
 from terminal_gateway.simulators.population import card_number
 
-from .conftest import Gateway
+from .conftest import Gateway, Sent, stream_redemptions
 
 
 def member(gateway: Gateway, index: int) -> dict:
@@ -141,21 +141,8 @@ async def test_kill_during_approvals_loses_nothing_and_repeats_replay(gateway: G
     gateway.enrol(members=20)
     gateway.start()
     terminals = [await gateway.terminal(i) for i in range(1, 5)]
-    sent: list[tuple[dict, object]] = []  # (request, reply or None when unanswered)
-
-    async def stream(terminal, offset: int) -> None:
-        await terminal.sign_on()
-        for n in range(10_000):
-            request = terminal.fields("0200", "00", **terminal.money(card_number(1 + (n + offset) % 20), 1_000,
-                                                                     IN=f"INV-{offset}-{n}"))
-            try:
-                reply = await terminal.send(request, "redeem")
-            except Exception:
-                sent.append((request, None))
-                return
-            sent.append((request, reply))
-
-    streams = [defer.ensureDeferred(stream(t, 5 * i)) for i, t in enumerate(terminals)]
+    sent: Sent = []
+    streams = [defer.ensureDeferred(stream_redemptions(t, 20, 1_000, sent)) for t in terminals]
     await task.deferLater(reactor, 1.5, lambda: None)
     gateway.kill()
     for done in streams:
@@ -232,27 +219,15 @@ async def test_sigterm_during_a_stream_stops_cleanly_and_keeps_every_answer(gate
     gateway.enrol(members=10, credit=10_000_000)
     gateway.start()
     terminals = [await gateway.terminal(i) for i in range(1, 4)]
-    approved = 0
-
-    async def stream(terminal, offset: int) -> None:
-        nonlocal approved
-        await terminal.sign_on()
-        for n in range(10_000):
-            request = terminal.fields("0200", "00", **terminal.money(card_number(1 + (n + offset) % 10), 100,
-                                                                     IN=f"INV-{offset}-{n}"))
-            try:
-                reply = await terminal.send(request, "redeem")
-            except Exception:
-                return
-            approved += reply.amount if reply.approved else 0
-
-    streams = [defer.ensureDeferred(stream(t, 3 * i)) for i, t in enumerate(terminals)]
+    sent: Sent = []
+    streams = [defer.ensureDeferred(stream_redemptions(t, 10, 100, sent)) for t in terminals]
     await task.deferLater(reactor, 1.0, lambda: None)
-    stopping = defer.Deferred()
+    stopping: defer.Deferred[int] = defer.Deferred()
     reactor.callInThread(lambda: reactor.callFromThread(stopping.callback, gateway.stop()))
     assert await stopping == 0
     for done in streams:
         await done
+    approved = sum(reply.amount for _, reply in sent if reply is not None and reply.approved)
     assert approved > 0
     balances = sum(member(gateway, i)["balance"] for i in range(1, 11))
     assert balances == 10 * 10_000_000 - approved
