@@ -173,7 +173,7 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("--expires-in-days", metavar="N")
     grant.set_defaults(func=cmd_credit_grant)
 
-    from .simulators.club8583 import add_arguments
+    from .simulators.options import add_arguments
 
     simulate = commands.add_parser("simulate", help="run simulated Club-8583 terminals against a gateway")
     add_arguments(simulate)

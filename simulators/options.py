@@ -1,0 +1,23 @@
+"""The simulator's command-line options, apart from the simulator, so that building the
+operator's command line does not import Twisted."""
+
+from __future__ import annotations
+
+import argparse
+
+from .population import BRANCH
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8583)
+    p.add_argument("--profile", default="club-t2", help="firmware profile the terminals run")
+    p.add_argument("--profiles-dir", action="append", default=[], metavar="DIR")
+    p.add_argument("--terminals", type=int, default=4, metavar="N", help="simulated terminals (T0000001..)")
+    p.add_argument("--first-terminal", type=int, default=1, metavar="I")
+    p.add_argument("--branch", default=BRANCH)
+    p.add_argument("--cards", type=int, default=100, metavar="N", help="cards 1..N of the population")
+    p.add_argument("--scenario", choices=("day", "random"), default="random")
+    p.add_argument("--transactions", type=int, default=20, metavar="N", help="per terminal, random scenario")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="print the summary only")
