@@ -99,7 +99,7 @@ class Client(Protocol):
     def __post_init__(self) -> None:
         self.buffer = FrameBuffer(self.header)
         self.next = 0
-        self.sent_at = 0.0
+        self.sent_at = self.slot = 0.0
         self.recording = False
         self.done: defer.Deferred[None] = defer.Deferred()
 
@@ -107,14 +107,16 @@ class Client(Protocol):
         self.send()
 
     def send(self) -> None:
-        """The next frame: at once, or when this terminal's pace allows (``interval``)."""
+        """The next frame: at once, or at this terminal's next slot of a fixed schedule
+        (``interval`` apart), so that a late answer is caught up and the offered load holds."""
         if self.next >= len(self.frames) or self.done.called:
             return
-        wait = self.sent_at + self.interval - time.perf_counter()
-        if wait > 0:
+        now = time.perf_counter()
+        self.slot = max(self.slot + self.interval, now - self.interval) if self.interval else now
+        if self.slot > now:
             from twisted.internet import reactor
 
-            reactor.callLater(wait, self.send_now)
+            reactor.callLater(self.slot - now, self.send_now)
         else:
             self.send_now()
 

@@ -89,7 +89,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_transactions"),
     )
     op.create_index("ix_transactions_at", "transactions", ["at"])
-    op.create_index("ix_transactions_account_id", "transactions", ["account_id"])
     op.create_index("ix_transactions_rrn", "transactions", ["rrn"])
     op.create_table(
         "postings",
