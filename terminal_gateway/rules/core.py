@@ -44,6 +44,7 @@ from .effects import (
 from .ledger import Account, Entry, Ledger, Terminal
 
 ANY_FAMILY = TerminalFamily()
+NETWORK_MANAGEMENT = (SignOn, SignOff, Echo)  # the 0800s: allowed before sign-on
 KINDS = {
     Redeem: "redeem",
     SignOn: "sign_on",
@@ -203,7 +204,7 @@ class RuleCore:
         if request.branch is not None and request.branch != terminal.branch:
             return Outcome(Code.NOT_PERMITTED_TERMINAL,
                            message=f"terminal {terminal.tid} belongs to branch {terminal.branch}, not {request.branch}")
-        if d.family.signon_required and not terminal.signed_on and not isinstance(request, (SignOn, Echo)):
+        if d.family.signon_required and not terminal.signed_on and not isinstance(request, NETWORK_MANAGEMENT):
             return Outcome(Code.NOT_PERMITTED_TERMINAL, message=f"terminal {terminal.tid} is not signed on")
         return None
 

@@ -231,3 +231,21 @@ async def test_sigterm_during_a_stream_stops_cleanly_and_keeps_every_answer(gate
     assert approved > 0
     balances = sum(member(gateway, i)["balance"] for i in range(1, 11))
     assert balances == 10 * 10_000_000 - approved
+
+
+@pytest_twisted.ensureDeferred
+async def test_several_requests_in_flight_on_one_connection(gateway: Gateway) -> None:
+    """A terminal may send its next requests before the first is answered; each answer
+    finds its request by DE41 + DE11, whatever the order."""
+    gateway.enrol(members=8)
+    gateway.start()
+    terminal = await gateway.terminal(8)
+    await terminal.sign_on()
+    requests = [terminal.fields("0200", "00", **terminal.money(card_number(n), 10_000 * n, IN=f"INV-P{n}"))
+                for n in range(1, 9)]
+    replies = await defer.gatherResults([defer.ensureDeferred(terminal.send(request, "pipelined"))
+                                         for request in requests])
+    assert [(reply.fields["11"], reply.amount) for reply in replies] == [
+        (request["11"], 10_000 * n) for n, request in enumerate(requests, 1)]
+    assert len({reply.rrn for reply in replies}) == 8
+    assert gateway.stop() == 0

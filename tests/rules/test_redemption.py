@@ -17,6 +17,7 @@ from terminal_gateway.vocabulary import (
     Redeem,
     Refund,
     Reverse,
+    SignOff,
     SignOn,
     TerminalFamily,
 )
@@ -136,6 +137,7 @@ def test_sign_on_required_by_the_family(club: Club) -> None:
     card = club.member(1, 50_000)
     assert redeem(club, card, 1).outcome.code is Code.NOT_PERMITTED_TERMINAL
     assert club.send(Echo).outcome.code is Code.APPROVED
+    assert club.send(SignOff).outcome.code is Code.APPROVED, "an 0800 is allowed before sign-on"
     assert club.send(SignOn).outcome.code is Code.APPROVED
     assert redeem(club, card, 1).outcome.code is Code.APPROVED
 
