@@ -99,6 +99,27 @@ def cmd_member_import(config: Config, args: argparse.Namespace) -> None:
     print(f"{count} members imported")
 
 
+def cmd_member_block(config: Config, args: argparse.Namespace) -> None:
+    with_store(config, lambda store: store.block_member(args.card))
+    print(f"member with card {_masked(args.card)} blocked")
+
+
+def cmd_member_unblock(config: Config, args: argparse.Namespace) -> None:
+    with_store(config, lambda store: store.unblock_member(args.card))
+    print(f"member with card {_masked(args.card)} unblocked")
+
+
+def cmd_card_replace(config: Config, args: argparse.Namespace) -> None:
+    with_store(config, lambda store: store.replace_card(args.old, args.new))
+    print(f"card {_masked(args.old)} reported lost, replaced by {_masked(args.new)}")
+
+
+def _masked(pan: str) -> str:
+    from .vocabulary import mask_pan
+
+    return mask_pan(pan)
+
+
 def cmd_credit_grant(config: Config, args: argparse.Namespace) -> None:
     amount = _positive_amount(args.amount)
     days = None if args.expires_in_days is None else _days(args.expires_in_days)
@@ -164,6 +185,19 @@ def parser() -> argparse.ArgumentParser:
     imp = member.add_parser("import", help="enrol members from a CSV file: card,group,phone,referrer,credit")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_member_import)
+    block = member.add_parser("block", help="block a member: every card of the account is declined (05)")
+    block.add_argument("card")
+    block.set_defaults(func=cmd_member_block)
+    unblock = member.add_parser("unblock", help="lift a member's block")
+    unblock.add_argument("card")
+    unblock.set_defaults(func=cmd_member_unblock)
+
+    card = commands.add_parser("card", help="replace lost cards").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    replace = card.add_parser("replace", help="report a card lost (41) and move its account to a new card")
+    replace.add_argument("old")
+    replace.add_argument("new")
+    replace.set_defaults(func=cmd_card_replace)
 
     credit = commands.add_parser("credit", help="give members credit").add_subparsers(
         dest="action", required=True, metavar="ACTION")

@@ -115,6 +115,21 @@ class Store:
         with self._transaction("cannot grant the credit", write=True) as conn:
             return members.grant(conn, card, amount, expires_at, source, _now())
 
+    def block_member(self, card: str) -> str:
+        """Block the account holding ``card``: every card of it is answered 05 (RS BLOCKED); its id."""
+        with self._transaction("cannot block the member", write=True) as conn:
+            return members.set_blocked(conn, card, True, _now())
+
+    def unblock_member(self, card: str) -> str:
+        """Lift the block of the account holding ``card``; its id."""
+        with self._transaction("cannot unblock the member", write=True) as conn:
+            return members.set_blocked(conn, card, False, _now())
+
+    def replace_card(self, old: str, new: str) -> str:
+        """A lost card: ``old`` becomes 'lost' (answered 41), ``new`` joins its account; the account id."""
+        with self._transaction("cannot replace the card", write=True) as conn:
+            return members.replace(conn, old, new, _now())
+
     def member(self, card: str, now: datetime | None = None) -> dict[str, Any]:
         """The member holding ``card``, JSON-able, with the balance usable at ``now``."""
         with self._transaction("cannot read the member", write=False) as conn:

@@ -1,4 +1,5 @@
-"""Enrolling members, granting credit and showing a member: the admin side of accounts.
+"""Enrolling members, granting credit, blocking, replacing cards and showing a member: the
+admin side of accounts.
 
 ``enrol`` takes a list so that ``member add`` and ``member import`` are one code path: every
 member is checked against the database and the members before it, then all are inserted with
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from ..vocabulary import mask_pan
 from . import changes
@@ -21,6 +22,8 @@ from .checks import amount_problem, card_problem, phone_problem
 from .errors import StoreError
 from .reads import existing, read_cards, read_lots
 from .schema import accounts, cards, lots
+
+REPLACEABLE = ("active", "blocked")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,40 @@ def grant(conn: Connection, card: str, amount: int, expires_at: datetime | None,
     conn.execute(insert(lots), row)
     changes.append(conn, "lot", [row["id"]], now)
     return row["id"]
+
+
+def set_blocked(conn: Connection, card: str, blocked: bool, now: datetime) -> str:
+    """Block or unblock the whole account holding ``card`` (answered 05 at terminals); its id.
+
+    Doing it twice changes nothing the second time but is no error: the operator's wish holds.
+    """
+    account_id = _account_of(conn, card)
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(blocked=blocked))
+    changes.append(conn, "account", [account_id], now)
+    return account_id
+
+
+def replace(conn: Connection, old: str, new: str, now: datetime) -> str:
+    """Report ``old`` lost (answered 41) and give its account the new card ``new``; the account id.
+
+    Balance, lots, group, phone and history belong to the account, so they carry over. The new
+    card is active even if the old one was blocked: a card's block is the card's, a member's
+    block (``accounts.blocked``) stays on the account.
+    """
+    if problem := card_problem(new):
+        raise StoreError(f"new {problem}")
+    account_id = _account_of(conn, old)
+    if conn.scalar(select(cards.c.pan).where(cards.c.pan == new)) is not None:
+        raise StoreError(f"new card {mask_pan(new)} is already enrolled")
+    # Conditional, so that of two replacements of one card at once only one finds it not yet lost.
+    done = conn.execute(update(cards).where(cards.c.pan == old, cards.c.status.in_(REPLACEABLE))
+                        .values(status="lost"))
+    if done.rowcount != 1:
+        status = conn.scalar(select(cards.c.status).where(cards.c.pan == old))
+        raise StoreError(f"card {mask_pan(old)} is already {status}: only an active or blocked card can be replaced")
+    conn.execute(insert(cards), {"pan": new, "account_id": account_id, "status": "active", "created_at": now})
+    changes.append(conn, "account", [account_id], now)
+    return account_id
 
 
 def show(conn: Connection, card: str, now: datetime) -> dict[str, Any]:
