@@ -59,6 +59,7 @@ class Program:
     max_amount: int = MAX_AMOUNT
     replay_days: int = 30
     default_timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    phone_lookup: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,8 @@ def _program(path: str, table: Any) -> Program:
         if values[key] == 0:
             s.fail(key, "more than 0", 0)
     program = Program(**{k: v for k, v in values.items() if v is not None},
-                      default_timezone=_zone(s, "timezone", "UTC"))
+                      default_timezone=_zone(s, "timezone", "UTC"),
+                      phone_lookup=s.get("phone_lookup", bool, False))
     s.done()
     return program
 

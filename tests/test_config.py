@@ -75,6 +75,11 @@ def test_the_documented_example_loads_with_the_documented_values(tmp_path: Path)
     assert (silver.daily_cap, silver.invoice_cap, silver.invoice_cap_percent, silver.max_redemptions_per_day) == (
         200_000, 100_000, None, 5)
     assert load_profile(listener.profile, config.profiles_dirs).name == "club-t2"
+    assert config.program.phone_lookup is False, "a phone names a member only where the program says so"
+
+
+def test_phone_lookup_is_switched_on_in_program(tmp_path: Path) -> None:
+    assert load(write(tmp_path, edited("[program]\n", "[program]\nphone_lookup = true\n"))).program.phone_lookup
 
 
 def test_the_production_example_of_the_systemd_folder_loads(tmp_path: Path) -> None:
@@ -151,6 +156,8 @@ BROKEN = {
                        "a string (this key is required)"),
     "an empty [store] url": (edited('url = "sqlite:///var/lib/terminal-gateway/gateway.db"', 'url = ""'),
                              "store.url", "a SQLAlchemy URL"),
+    "phone lookup not a boolean": (edited("[program]\n", '[program]\nphone_lookup = "yes"\n'),
+                                   "program.phone_lookup", "true or false"),
     "no [store] table": ("[program]" + EXAMPLE.split("[program]", 1)[1], "store", "a table (this key is required)"),
     "a poll interval of 0": (edited("[store]\n", "[store]\npoll_seconds = 0\n"), "store.poll_seconds",
                              "a number more than 0"),

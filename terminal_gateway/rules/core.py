@@ -225,6 +225,8 @@ class RuleCore:
             if found.status == "blocked":
                 return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="card blocked by the operator")
         else:
+            if not self.config.program.phone_lookup:
+                return Outcome(Code.INVALID_TRANSACTION, message="phone lookup is not enabled in this program")
             account_id = ledger.phones.get(card.phone or "")
             if account_id is None:
                 return Outcome(Code.UNKNOWN_CARD, message="no member with that phone number")

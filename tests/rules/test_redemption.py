@@ -256,3 +256,23 @@ def test_revert_restores_the_ledger_exactly(club: Club) -> None:
 
 def test_branch_of_the_terminal_is_the_invoice_scope(club: Club) -> None:
     assert club.core.ledger.terminals[TID].branch == BRANCH
+
+
+def test_phone_lookup_only_where_the_program_allows_it() -> None:
+    """DE48 PH names the member in place of a card only when the program enables it."""
+    closed = Club(club_config())
+    closed.member(1, 50_000)
+    closed.core.ledger.accounts["acc1"].phone = "09120000001"
+    closed.core.ledger.phones["09120000001"] = "acc1"
+    refused = closed.send(BalanceInquiry, card=CardRef(phone="09120000001"))
+    assert (refused.outcome.code, refused.outcome.message) == (
+        Code.INVALID_TRANSACTION, "phone lookup is not enabled in this program")
+
+    config = club_config()
+    opened = Club(replace(config, program=replace(config.program, phone_lookup=True)))
+    opened.member(1, 50_000)
+    opened.core.ledger.phones["09120000001"] = "acc1"
+    found = opened.send(BalanceInquiry, card=CardRef(phone="09120000001"))
+    assert (found.outcome.code, found.outcome.balance) == (Code.APPROVED, 50_000)
+    unknown = opened.send(BalanceInquiry, card=CardRef(phone="09999999999"))
+    assert unknown.outcome.code is Code.UNKNOWN_CARD
