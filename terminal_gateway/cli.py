@@ -128,6 +128,17 @@ def cmd_credit_grant(config: Config, args: argparse.Namespace) -> None:
     print(f"granted {amount} as lot {lot}" + (f", expiring {expires:%Y-%m-%d %H:%M} UTC" if expires else ""))
 
 
+def cmd_group_grant(config: Config, args: argparse.Namespace) -> None:
+    amount = _positive_amount(args.amount)
+    days = None if args.expires_in_days is None else _days(args.expires_in_days)
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    count = with_store(config, lambda store: store.grant_group(args.group, amount, config.groups, expires_at=expires))
+    members = f"{count:,} member" + ("" if count == 1 else "s")
+    expiry = f", expiring {expires:%Y-%m-%d %H:%M} UTC" if expires else ", without expiry"
+    print(f"granted {amount} to {members} of {args.group}{expiry}"
+          + (": the group has no members" if count == 0 else ""))
+
+
 def cmd_simulate(config: Config | None, args: argparse.Namespace) -> int:
     from .simulators.club8583 import main as simulate
 
@@ -206,6 +217,18 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("amount", help="minor units, more than 0")
     grant.add_argument("--expires-in-days", metavar="N")
     grant.set_defaults(func=cmd_credit_grant)
+
+    group = commands.add_parser("group", help="act on every member of a group").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    grant = group.add_parser(
+        "grant", help="add a credit lot to every member of a group (blocked members too)",
+        description="Add a credit lot of the amount to every member of the group, blocked members included (a block "
+                    "stops spending, not owning), in one transaction. The club's program grants group credit "
+                    "with an expiry: give --expires-in-days; without it the lots never expire.")
+    grant.add_argument("group")
+    grant.add_argument("amount", help="minor units, more than 0")
+    grant.add_argument("--expires-in-days", metavar="N", help="the lots expire N days from now (give one)")
+    grant.set_defaults(func=cmd_group_grant)
 
     from .simulators.options import add_arguments
 

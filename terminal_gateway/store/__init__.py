@@ -115,6 +115,13 @@ class Store:
         with self._transaction("cannot grant the credit", write=True) as conn:
             return members.grant(conn, card, amount, expires_at, source, _now())
 
+    def grant_group(self, group: str, amount: int, groups: Collection[str], expires_at: datetime | None = None,
+                    source: str = "group") -> int:
+        """A new credit lot of ``amount`` for every member of ``group`` (one of the configured
+        ``groups``), blocked members included, in one transaction; how many members (0: none in it)."""
+        with self._transaction("cannot grant the credit to the group", write=True) as conn:
+            return members.grant_group(conn, group, amount, groups, expires_at, source, _now())
+
     def block_member(self, card: str) -> str:
         """Block the account holding ``card``: every card of it is answered 05 (RS BLOCKED); its id."""
         with self._transaction("cannot block the member", write=True) as conn:
