@@ -21,6 +21,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 MAX_EXPIRY_DAYS = 100 * 366
+MAX_REPORT_DAYS = 10 * 366
+REPORT_FORMATS = ("table", "csv")
 
 
 class CommandError(Exception):
@@ -139,6 +141,69 @@ def cmd_group_grant(config: Config, args: argparse.Namespace) -> None:
           + (": the group has no members" if count == 0 else ""))
 
 
+def _report_date(text: str):
+    """``--date`` as a ``date``: exactly YYYY-MM-DD, a real day."""
+    from datetime import date
+
+    problem = CommandError(f"--date: expected a date as YYYY-MM-DD, got {text!r}")
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise problem
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise problem from None
+
+
+def _calendar(config: Config, branch: str):
+    """The branch's business days, as the rule core counts them."""
+    from .store.reports import Calendar
+
+    known = config.branches.get(branch)
+    if known is None:
+        return Calendar(config.program.default_timezone, 0)
+    return Calendar(known.timezone, known.day_cutoff_hour)
+
+
+def cmd_report_daily(config: Config, args: argparse.Namespace) -> None:
+    from .store import StoreError, reports
+
+    day = _report_date(args.date)
+
+    def read(conn):
+        if args.branch not in config.branches and not reports.branch_exists(conn, args.branch):
+            raise StoreError(f"unknown branch {args.branch!r}: not configured and no terminal registered there")
+        return reports.daily(conn, args.branch, day, _calendar(config, args.branch),
+                             replay_days=config.program.replay_days, hold_minutes=config.program.hold_minutes)
+
+    report = with_store(config, lambda store: store.report(read))
+    sys.stdout.write(reports.render_daily(report, args.format))
+
+
+def cmd_report_terminal(config: Config, args: argparse.Namespace) -> None:
+    from .store import reports
+
+    day = _report_date(args.date)
+
+    def read(conn):
+        branch = reports.terminal_branch(conn, args.tid)
+        return reports.daily(conn, branch, day, _calendar(config, branch), replay_days=config.program.replay_days,
+                             hold_minutes=config.program.hold_minutes, terminal=args.tid)
+
+    report = with_store(config, lambda store: store.report(read))
+    sys.stdout.write(reports.render_daily(report, args.format))
+
+
+def cmd_report_member(config: Config, args: argparse.Namespace) -> None:
+    from .store import reports
+
+    days = _whole(args.days, f"--days: expected a whole number of days, got {args.days!r}")
+    if not 0 < days <= MAX_REPORT_DAYS:
+        raise CommandError(f"--days: expected a number of days from 1 to {MAX_REPORT_DAYS}, got {days}")
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = with_store(config, lambda store: store.report(lambda conn: reports.member(conn, args.card, since)))
+    sys.stdout.write(reports.render_member(rows, args.format))
+
+
 def cmd_simulate(config: Config | None, args: argparse.Namespace) -> int:
     from .simulators.club8583 import main as simulate
 
@@ -229,6 +294,37 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("amount", help="minor units, more than 0")
     grant.add_argument("--expires-in-days", metavar="N", help="the lots expire N days from now (give one)")
     grant.set_defaults(func=cmd_group_grant)
+
+    report = commands.add_parser("report", help="reports from the transaction journal (read-only)").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    daily = report.add_parser(
+        "daily", help="one branch's figures for one business day, per terminal and in total",
+        description="Approved redemptions (redeem 00/10 and complete), refunds, reversals, open and expired holds "
+                    "and declines by response code and binding limit, per terminal of the branch and in total, "
+                    "for one business day (the branch's local date from its cut-off hour, as the caps count it). "
+                    "Amounts in minor units. A day without transactions is a report of zeros.")
+    daily.add_argument("--branch", required=True)
+    daily.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
+    daily.add_argument("--format", choices=REPORT_FORMATS, default="table", help="an aligned table (default) or CSV")
+    daily.set_defaults(func=cmd_report_daily)
+    term = report.add_parser("terminal", help="one terminal's figures for one business day",
+                             description="The figures of 'report daily' for one registered terminal, at the branch "
+                                         "it is registered at.")
+    term.add_argument("tid")
+    term.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
+    term.add_argument("--format", choices=REPORT_FORMATS, default="table", help="an aligned table (default) or CSV")
+    term.set_defaults(func=cmd_report_terminal)
+    mem = report.add_parser(
+        "member", help="a member's journal rows of the last days, newest first",
+        description="The journal rows of the member's account (any of its cards), newest first: time (UTC), "
+                    "terminal, kind, requested, approved, code, binding limit, RRN. The journal is not indexed by "
+                    "member, so this scans the journal of the last --days days (indexed by time): keep it short. "
+                    "Requests whose card was not resolved to a member (unknown or lost card) are not shown.")
+    mem.add_argument("card")
+    mem.add_argument("--days", default="30", metavar="N",
+                     help="scan the journal of the last N days (default 30); a larger N scans more of it")
+    mem.add_argument("--format", choices=REPORT_FORMATS, default="table", help="an aligned table (default) or CSV")
+    mem.set_defaults(func=cmd_report_member)
 
     from .simulators.options import add_arguments
 

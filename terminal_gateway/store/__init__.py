@@ -11,11 +11,11 @@ back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``check
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
@@ -28,6 +28,8 @@ from .errors import StoreError, database_errors
 from .load import load as load_ledger
 from .records import Prepared, prepare
 from .records import write as write_records
+
+T = TypeVar("T")
 
 __all__ = ["AccountChange", "Change", "LotChange", "Prepared", "Store", "StoreError", "TerminalChange",
            "apply_change"]
@@ -141,6 +143,11 @@ class Store:
         """The member holding ``card``, JSON-able, with the balance usable at ``now``."""
         with self._transaction("cannot read the member", write=False) as conn:
             return members.show(conn, card, now or _now())
+
+    def report(self, read: Callable[[Connection], T]) -> T:
+        """``read(connection)`` in one read-only snapshot: for the reports of ``store.reports``."""
+        with self._transaction("cannot read the journal", write=False) as conn:
+            return read(conn)
 
     @contextmanager
     def _transaction(self, doing: str, *, write: bool) -> Iterator[Connection]:
