@@ -14,48 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .local import free_port, wait_for_port
-from .population import BRANCH, card_number, write_members, write_terminals
-
-CONFIG = """\
-# The demo clinic: one branch in Tehran, silver and gold members, one listener per family.
-[store]
-url = "sqlite:///{db}"
-
-[program]
-currency = 364
-hold_minutes = 15
-
-[[branches]]
-id = "{branch}"
-timezone = "Asia/Tehran"
-day_cutoff_hour = 4
-
-[[listeners]]
-protocol = "club8583"
-profile = "club-t1"
-port = {port1}
-
-[[listeners]]
-protocol = "club8583"
-profile = "club-t2"
-port = {port2}
-
-[[listeners]]
-protocol = "club8583"
-profile = "club-t3"
-port = {port3}
-
-[groups.silver]
-default = true
-daily_cap = 200000
-invoice_cap = 100000
-max_redemptions_per_day = 5
-
-[groups.gold]
-daily_cap = 1000000
-invoice_cap_percent = 50
-"""
+from .local import clinic_config, free_port, wait_for_port
+from .population import card_number, write_members, write_terminals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         old.unlink()
     ports = [free_port() for _ in range(3)]
     config = folder / "gateway.toml"
-    config.write_text(CONFIG.format(db=folder / "gateway.db", branch=BRANCH,
-                                    port1=ports[0], port2=ports[1], port3=ports[2]))
+    profiles = ("club-t1", "club-t2", "club-t3")
+    config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True))))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
 
     def step(*words: str) -> None:
@@ -94,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                     wait_for_port(port, daemon, log_path)
                 except RuntimeError as e:
                     raise SystemExit(f"the gateway did not start: {e}") from None
-            for n, (profile, port) in enumerate(zip(("club-t1", "club-t2", "club-t3"), ports, strict=True)):
+            for n, (profile, port) in enumerate(zip(profiles, ports, strict=True)):
                 for scenario in ("day", "random"):
                     print(f"\n--- three {profile} terminals, scenario: {scenario} ---", flush=True)
                     subprocess.run([*cli, "simulate", "--port", str(port), "--profile", profile,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
+
+from .population import BRANCH
 
 
 def free_port() -> int:
@@ -30,3 +33,39 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path | None = None,
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listened on port {port} within {seconds} s")
+
+
+CLINIC = """\
+# The simulated clinic: one branch in Tehran whose business day starts at 04:00, silver and
+# gold members, one listener per firmware family named.
+[store]
+url = "{url}"
+{store_extra}
+[program]
+currency = 364
+hold_minutes = 15
+
+[[branches]]
+id = "{branch}"
+timezone = "Asia/Tehran"
+day_cutoff_hour = 4
+{listeners}
+[groups.silver]
+default = true
+daily_cap = 200000
+invoice_cap = 100000
+max_redemptions_per_day = 5
+
+[groups.gold]
+daily_cap = 1000000
+invoice_cap_percent = 50
+"""
+
+
+def clinic_config(url: str, ports: Mapping[str, int] | None = None, poll_seconds: float | None = None) -> str:
+    """The TOML configuration of the simulated clinic, for the demo and the tests: the store at
+    ``url``, a Club-8583 listener on each ``ports`` entry (profile name to port)."""
+    listeners = "".join(f'\n[[listeners]]\nprotocol = "club8583"\nprofile = "{profile}"\nport = {port}\n'
+                        for profile, port in (ports or {}).items())
+    store_extra = f"poll_seconds = {poll_seconds}\n" if poll_seconds is not None else ""
+    return CLINIC.format(url=url, store_extra=store_extra, branch=BRANCH, listeners=listeners)

@@ -24,35 +24,13 @@ import pytest
 
 from terminal_gateway.config import ENV_VAR
 from terminal_gateway.rules.cards import with_check_digit
+from terminal_gateway.simulators.local import clinic_config
 from terminal_gateway.simulators.population import BRANCH, card_number, write_members, write_terminals
 
-CONFIG = """\
-[store]
-url = "sqlite:///{db}"
 
-[program]
-currency = 364
-hold_minutes = 15
-
-[[branches]]
-id = "{branch}"
-timezone = "Asia/Tehran"
-day_cutoff_hour = 4
-
-[[listeners]]
-protocol = "club8583"
-profile = "club-t2"
-port = 0
-
-[groups.silver]
-default = true
-daily_cap = 200000
-invoice_cap = 100000
-max_redemptions_per_day = 5
-
-[groups.gold]
-invoice_cap_percent = 50
-"""
+def config_text(db: Path) -> str:
+    """The simulated clinic's configuration with its store at ``db``, one club-t2 listener."""
+    return clinic_config(f"sqlite:///{db}", {"club-t2": 0})
 
 _cards = itertools.count(1)
 _tids = itertools.count(1)
@@ -123,7 +101,7 @@ class Install:
         self.folder = folder
         self.db = folder / "state" / "gateway.db"  # no 'state' folder yet: the store makes it
         self.config = folder / "gateway.toml"
-        self.config.write_text(CONFIG.format(db=self.db, branch=BRANCH))
+        self.config.write_text(config_text(self.db))
 
     def __call__(self, *words: str) -> Result:
         return run("--config", str(self.config), *words)
@@ -216,7 +194,7 @@ def test_the_environment_variable_names_the_configuration(gateway: Install) -> N
 def test_an_unreadable_configuration_is_one_line(tmp_path: Path) -> None:
     missing, broken, wrong = tmp_path / "missing.toml", tmp_path / "broken.toml", tmp_path / "wrong.toml"
     broken.write_text("[store\n")
-    wrong.write_text(CONFIG.format(db=tmp_path / "g.db", branch=BRANCH).replace("daily_cap", "daly_cap"))
+    wrong.write_text(config_text(tmp_path / "g.db").replace("daily_cap", "daly_cap"))
     results = run_many(("--config", str(missing), "init"), ("--config", str(tmp_path), "member", "show", "1"),
                        ("--config", str(broken), "init"), ("--config", str(wrong), "member", "add", fresh_card()))
     results[0].failed(f"terminal-gateway: {missing}: cannot read: No such file or directory")
@@ -230,8 +208,8 @@ def test_an_unusable_store_is_one_line(tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     under_a_file, no_driver = tmp_path / "under.toml", tmp_path / "driver.toml"
-    under_a_file.write_text(CONFIG.format(db=a_file / "gateway.db", branch=BRANCH))
-    no_driver.write_text(CONFIG.replace('"sqlite:///{db}"', '"nosuchdb://x/y"').format(branch=BRANCH))
+    under_a_file.write_text(config_text(a_file / "gateway.db"))
+    no_driver.write_text(clinic_config("nosuchdb://x/y", {"club-t2": 0}))
     folder, driver = run_many(("--config", str(under_a_file), "init"), ("--config", str(no_driver), "init"))
     folder.failed(f"terminal-gateway: cannot create the database folder {a_file}: ")
     driver.failed("terminal-gateway: the store URL is not usable")

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from terminal_gateway.simulators.local import clinic_config
 from terminal_gateway.store import Store, StoreError, reports
 from terminal_gateway.store.reports import Calendar, DailyReport, Figures
 from terminal_gateway.vocabulary import CardRef, Code, Complete, Limit, Redeem, Refund, Reverse, TerminalFamily
@@ -43,27 +44,6 @@ T9 = "T0000009"
 OTHER_BRANCH = "CLINIC000000002"
 DAY = date(2031, 3, 1)
 TEHRAN = Calendar(ZoneInfo("Asia/Tehran"), 4)
-
-CONFIG = """\
-[store]
-url = "sqlite:///{db}"
-
-[program]
-currency = 364
-hold_minutes = 15
-
-[[branches]]
-id = "{branch}"
-timezone = "Asia/Tehran"
-day_cutoff_hour = 4
-
-[groups.silver]
-default = true
-daily_cap = 200000
-invoice_cap = 100000
-max_redemptions_per_day = 5
-"""
-
 
 @dataclass(frozen=True)
 class Journal:
@@ -201,7 +181,7 @@ def test_the_reports_write_nothing(store: Store) -> None:
 def install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Journal]:
     folder = tmp_path_factory.mktemp("reports")
     db = folder / "gateway.db"
-    (folder / "gateway.toml").write_text(CONFIG.format(db=db, branch=BRANCH))
+    (folder / "gateway.toml").write_text(clinic_config(f"sqlite:///{db}"))
     store = Store(f"sqlite:///{db}")
     try:
         store.init_schema()

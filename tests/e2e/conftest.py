@@ -14,21 +14,10 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, load_profile
 from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal, TerminalLink
-from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.local import clinic_config, free_port, wait_for_port
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 from ..support import pg_database
-
-GROUPS = """
-[groups.silver]
-default = true
-daily_cap = 200000
-invoice_cap = 100000
-max_redemptions_per_day = 5
-
-[groups.gold]
-invoice_cap_percent = 50
-"""
 
 
 class Gateway:
@@ -37,13 +26,8 @@ class Gateway:
     def __init__(self, folder: Path, url: str, profiles: tuple[str, ...] = ("club-t1", "club-t2", "club-t3")):
         self.folder, self.url = folder, url
         self.ports = {profile: free_port() for profile in profiles}
-        listeners = "".join(f'\n[[listeners]]\nprotocol = "club8583"\nprofile = "{p}"\nport = {port}\n'
-                            for p, port in self.ports.items())
         self.config = folder / "gateway.toml"
-        self.config.write_text(
-            f'[store]\nurl = "{url}"\npoll_seconds = 0.2\n\n[program]\ncurrency = 364\nhold_minutes = 15\n\n'
-            f'[[branches]]\nid = "{BRANCH}"\ntimezone = "Asia/Tehran"\nday_cutoff_hour = 4\n'
-            f"{listeners}{GROUPS}")
+        self.config.write_text(clinic_config(url, self.ports, poll_seconds=0.2))
         self.process: subprocess.Popen | None = None
         self.log = folder / "gateway.log"
         self.links: list[TerminalLink] = []
