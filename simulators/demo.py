@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .local import clinic_config, free_port, wait_for_port
+from .local import clinic_config, free_ports, wait_for_port
 from .population import card_number, write_members, write_terminals
 
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("gateway.db*"):
         old.unlink()
-    ports = [free_port() for _ in range(3)]
+    ports = free_ports(3)
     config = folder / "gateway.toml"
     profiles = ("club-t1", "club-t2", "club-t3")
     config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True))))

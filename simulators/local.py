@@ -14,9 +14,20 @@ from .population import BRANCH
 
 def free_port() -> int:
     """A TCP port on the loopback nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports: all are held at once while they are chosen, since one
+    released between choices may be chosen again."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for each in sockets:
+            each.bind(("127.0.0.1", 0))
+        return [each.getsockname()[1] for each in sockets]
+    finally:
+        for each in sockets:
+            each.close()
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path | None = None, seconds: float = 30) -> None:
