@@ -15,6 +15,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .program import (
+    Caps,
+    DiscountStep,
+    Earning,
+    GiftCards,
+    IntervalRule,
+    Points,
+    Referral,
+    Service,
+    Upgrade,
+    Vouchers,
+)
 from .protocols.club8583 import available_profiles
 
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
@@ -29,19 +41,39 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Group:
+    """A tier: its caps, what its members earn, when they move up, what referrers earn.
+
+    Credit its members earn expires ``credit_expiry_months`` (calendar months) or
+    ``credit_expiry_days`` after it was earned; neither set: never.
+    """
+
     name: str
     default: bool = False
     daily_cap: int | None = None
     invoice_cap: int | None = None
     invoice_cap_percent: int | None = None
     max_redemptions_per_day: int | None = None
+    earning: Earning = Earning()
+    points: Points = Points()
+    upgrade: Upgrade | None = None
+    referral: Referral | None = None
+    credit_expiry_days: int | None = None
+    credit_expiry_months: int | None = None
+
+    @property
+    def caps(self) -> Caps:
+        return Caps(self.daily_cap, self.invoice_cap, self.invoice_cap_percent, self.max_redemptions_per_day)
 
 
 @dataclass(frozen=True, slots=True)
 class Branch:
+    """A clinic: its business day, and its own caps for some groups (``caps[group]``: the
+    keys set there replace the group's)."""
+
     id: str
     timezone: ZoneInfo
     day_cutoff_hour: int = 0
+    caps: dict[str, Caps] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +109,11 @@ class Config:
     listeners: tuple[Listener, ...]
     groups: dict[str, Group]
     profiles_dirs: tuple[Path, ...] = ()
+    services: dict[str, Service] = field(default_factory=dict)
+    interval_rules: tuple[IntervalRule, ...] = ()
+    discount_scale: tuple[DiscountStep, ...] = ()  # ascending by from_paid
+    gift_cards: GiftCards = GiftCards()
+    vouchers: Vouchers = Vouchers()
 
     @property
     def default_group(self) -> Group:

@@ -8,6 +8,7 @@ same whether the card came over ISO 8583, a serial line or NFC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 
@@ -174,6 +175,45 @@ class Reverse(Request):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Accrue(Request):
+    """The invoice was paid: earn credit and points on ``amount``, the money really paid
+    (not the part paid with club credit). One accrual per branch and invoice."""
+
+    card: CardRef
+    amount: int
+    invoice: str
+    lines: tuple[ServiceLine, ...] = ()
+    currency: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccrualReturn(Request):
+    """The paid invoice was refunded by ``amount``: take back, in proportion, what it earned."""
+
+    card: CardRef
+    amount: int
+    invoice: str
+    currency: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopUp(Request):
+    """Redeem a voucher PIN onto the card's account. The PIN stays out of every repr."""
+
+    card: CardRef
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActivateGift(Request):
+    """Load ``amount`` onto a registered, inactive gift card."""
+
+    card: CardRef
+    amount: int
+    currency: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reconcile(Request):
     """Close the terminal's batch and compare its totals with the gateway's."""
 
@@ -192,7 +232,12 @@ class Malformed(Request):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The gateway's answer to one request, whatever protocol carries it back."""
+    """The gateway's answer to one request, whatever protocol carries it back.
+
+    ``earned`` and ``points_earned``: what an accrual earned (negative: what a return took
+    back); ``points``, ``group`` and ``discount`` (a percentage) describe the member after the
+    request; ``expires_on``: the expiry of an activated gift card.
+    """
 
     code: Code
     amount: int = 0
@@ -203,6 +248,12 @@ class Outcome:
     rrn: str | None = None
     auth_code: str | None = None
     totals: BatchTotals | None = None
+    earned: int | None = None
+    points_earned: int | None = None
+    points: int | None = None
+    group: str | None = None
+    discount: int | None = None
+    expires_on: date | None = None
     message: str = field(default="", compare=False)
 
     @property

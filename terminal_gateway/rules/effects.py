@@ -8,10 +8,11 @@ first and the ledger is again what the store holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from ..vocabulary import BatchTotals
-from .ledger import Entry, Ledger
+from .ledger import Accrual, Entry, Ledger, Lot
 
 REMEMBERED_BY_RRN = frozenset({"redeem", "hold", "refund"})
 
@@ -201,3 +202,103 @@ class BatchClosed(Effect):
 
     def revert(self, ledger: Ledger) -> None:
         ledger.terminals[self.terminal].open_batch(self.seq, self.gateway)
+
+
+@dataclass(frozen=True, slots=True)
+class LotCreated(Effect):
+    """A new credit lot (earned, referral, voucher, gift card, converted points); its row in
+    ``lots`` is what the store keeps, and ``remaining`` starts at ``amount``."""
+
+    replayed: ClassVar[bool] = False
+    lot_id: str
+    account_id: str
+    amount: int
+    created_at: datetime
+    expires_at: datetime | None
+    source: str
+
+    def apply(self, ledger: Ledger) -> None:
+        ledger.add_lot(Lot(self.lot_id, self.account_id, self.amount, self.created_at, self.expires_at))
+
+    def revert(self, ledger: Ledger) -> None:
+        ledger.remove_lot(self.lot_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PointsMoved(Effect):
+    """Points earned (+) or taken back (-); the store adds ``delta`` to the account's points,
+    so that an operator's conversion committed meanwhile is not overwritten."""
+
+    replayed: ClassVar[bool] = False
+    account_id: str
+    delta: int
+
+    def apply(self, ledger: Ledger) -> None:
+        ledger.accounts[self.account_id].points += self.delta
+
+    def revert(self, ledger: Ledger) -> None:
+        ledger.accounts[self.account_id].points -= self.delta
+
+
+@dataclass(frozen=True, slots=True)
+class AccrualBooked(Effect):
+    """An invoice's accrual; the store keeps it as an ``accruals`` row, made from the
+    object as it is when the decision's records are prepared."""
+
+    replayed: ClassVar[bool] = False
+    accrual: Accrual
+
+    def apply(self, ledger: Ledger) -> None:
+        ledger.add_accrual(self.accrual)
+
+    def revert(self, ledger: Ledger) -> None:
+        ledger.remove_accrual(self.accrual)
+
+
+
+@dataclass(frozen=True, slots=True)
+class Updated(Effect):
+    """One field of an account (``group``, ``gift_state``), an accrual (``returned``,
+    ``reversed``) or a voucher (``state``) changed from ``old`` to ``new``; the store
+    updates that column of its row (a voucher's only while it still has ``old``)."""
+
+    replayed: ClassVar[bool] = False
+    kind: str
+    id: str
+    field: str
+    old: Any
+    new: Any
+
+    def apply(self, ledger: Ledger) -> None:
+        self._set(ledger, self.new)
+
+    def revert(self, ledger: Ledger) -> None:
+        self._set(ledger, self.old)
+
+    def _set(self, ledger: Ledger, value: Any) -> None:
+        if self.kind == "account":
+            setattr(ledger.accounts[self.id], self.field, value)
+        elif self.kind == "voucher":
+            setattr(ledger.vouchers_by_serial[self.id], self.field, value)
+        else:
+            accrual = ledger.accruals_by_id[self.id]
+            setattr(accrual, self.field, value)
+            ledger.reindex_accrual(accrual)
+
+
+@dataclass(frozen=True, slots=True)
+class PinFailure(Effect):
+    """A wrong voucher PIN, counted against ``scope`` (``terminal:TID`` or ``account:ID``)
+    for the lockout; replayed from the journal, so a restart forgets no guess."""
+
+    scope: str
+    at: datetime
+
+    def apply(self, ledger: Ledger) -> None:
+        ledger.pin_failures.setdefault(self.scope, []).append(self.at)
+
+    def revert(self, ledger: Ledger) -> None:
+        failures = ledger.pin_failures[self.scope]
+        failures.remove(self.at)
+        if not failures:
+            del ledger.pin_failures[self.scope]

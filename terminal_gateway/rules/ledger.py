@@ -35,18 +35,78 @@ class Lot:
 
 
 @dataclass(slots=True)
+class Accrual:
+    """What one paid invoice earned: for the one-accrual rule, the proportional take-back of
+    a return, and the windows of upgrade conditions.
+
+    ``credit`` lists every lot the accrual created, the member's and its referrers', as
+    ``(account_id, lot_id, amount)``; ``returned`` is the money refunded since.
+    """
+
+    id: str
+    account_id: str
+    branch: str
+    invoice: str
+    at: datetime
+    paid: int
+    points: int = 0
+    credit: tuple[tuple[str, str, int], ...] = ()
+    returned: int = 0
+    reversed: bool = False
+
+    @property
+    def counted(self) -> int:
+        """The money paid that still counts: not refunded, not reversed."""
+        return 0 if self.reversed else self.paid - self.returned
+
+
+@dataclass(slots=True)
 class Account:
+    """A member's account, or a gift card's (``kind`` ``gift``, ``gift_state`` ``inactive``
+    until a terminal activates it, then ``active``)."""
+
     id: str
     group: str
     phone: str | None = None
     blocked: bool = False
     lots: list[Lot] = field(default_factory=list)
+    kind: str = "member"
+    points: int = 0
+    referrer_id: str | None = None
+    joined_at: datetime | None = None
+    gift_state: str | None = None
+    accruals: list[Accrual] = field(default_factory=list)
 
     def balance(self, now: datetime) -> int:
         return sum(lot.remaining for lot in self.lots if lot.usable(now))
 
     def expired_credit(self, now: datetime) -> int:
         return sum(lot.remaining for lot in self.lots if not lot.usable(now))
+
+    def paid(self, since: datetime | None = None) -> int:
+        """Money paid on invoices (net of refunds), in all or since ``since``."""
+        return sum(a.counted for a in self.accruals if since is None or a.at >= since)
+
+    def visits(self, since: datetime | None = None) -> int:
+        """Paid invoices not reversed, in all or since ``since``."""
+        return sum(1 for a in self.accruals if not a.reversed and (since is None or a.at >= since))
+
+    def points_earned(self, since: datetime) -> int:
+        return sum(a.points for a in self.accruals if not a.reversed and a.at >= since)
+
+
+@dataclass(slots=True)
+class Voucher:
+    """A printed top-up voucher, known by the keyed hash of its PIN, never the PIN.
+
+    ``state``: generated, active (sold), redeemed or void.
+    """
+
+    serial: str
+    pin_hash: str
+    value: int
+    expires_at: datetime | None
+    state: str = "generated"
 
 
 @dataclass(slots=True)
@@ -121,11 +181,46 @@ class Ledger:
     reversed_keys: set[str] = field(default_factory=set)
     hold_deadlines: list[tuple[datetime, str]] = field(default_factory=list)
     last_rrn: int = 0
+    accruals: dict[tuple[str, str], Accrual] = field(default_factory=dict)  # by (branch, invoice)
+    accruals_by_id: dict[str, Accrual] = field(default_factory=dict)
+    referred: dict[str, list[str]] = field(default_factory=dict)  # referrer id -> members, in join order
+    vouchers: dict[str, Voucher] = field(default_factory=dict)  # by PIN hash
+    vouchers_by_serial: dict[str, Voucher] = field(default_factory=dict)
+    pin_failures: dict[str, list[datetime]] = field(default_factory=dict)  # by terminal or account
 
     def add_account(self, account: Account) -> None:
+        """Index a new account: its phone, and its place among its referrer's members."""
         self.accounts[account.id] = account
         if account.phone:
             self.phones[account.phone] = account.id
+        if account.referrer_id:
+            self.referred.setdefault(account.referrer_id, []).append(account.id)
+
+    def add_accrual(self, accrual: Accrual) -> None:
+        """Index an accrual; one not reversed is the one of its branch and invoice."""
+        self.accruals_by_id[accrual.id] = accrual
+        if not accrual.reversed:
+            self.accruals[accrual.branch, accrual.invoice] = accrual
+        self.accounts[accrual.account_id].accruals.append(accrual)
+
+    def reindex_accrual(self, accrual: Accrual) -> None:
+        """After ``reversed`` changed: a reversed accrual frees its invoice for a new one."""
+        key = (accrual.branch, accrual.invoice)
+        if accrual.reversed:
+            if self.accruals.get(key) is accrual:
+                del self.accruals[key]
+        else:
+            self.accruals[key] = accrual
+
+    def remove_accrual(self, accrual: Accrual) -> None:
+        del self.accruals_by_id[accrual.id]
+        if self.accruals.get((accrual.branch, accrual.invoice)) is accrual:
+            del self.accruals[accrual.branch, accrual.invoice]
+        self.accounts[accrual.account_id].accruals.remove(accrual)
+
+    def add_voucher(self, voucher: Voucher) -> None:
+        self.vouchers[voucher.pin_hash] = voucher
+        self.vouchers_by_serial[voucher.serial] = voucher
 
     def add_lot(self, lot: Lot) -> None:
         """Place a lot in its account's spend order."""
@@ -133,6 +228,10 @@ class Ledger:
         lots = self.accounts[lot.account_id].lots
         lots.append(lot)
         lots.sort(key=lambda each: each.spend_order)
+
+    def remove_lot(self, lot_id: str) -> None:
+        lot = self.lots.pop(lot_id)
+        self.accounts[lot.account_id].lots.remove(lot)
 
     def daily_used(self, account_id: str, day: str) -> tuple[int, int]:
         used = self.daily.get((account_id, day))

@@ -84,6 +84,9 @@ accounts = Table(
     Column("blocked", Boolean, nullable=False, server_default=false()),
     Column("referrer_id", ID, ForeignKey("accounts.id"), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("kind", String(8), nullable=False, server_default="member"),  # member or gift
+    Column("points", BigInteger, nullable=False, server_default=text("0")),
+    Column("gift_state", String(8), nullable=True),  # gift cards: inactive, active
 )
 
 cards = Table(
@@ -156,6 +159,46 @@ batches = Table(
     *(Column(f"gateway_{name}", BigInteger, nullable=False) for name in TOTALS),
     *(Column(f"reported_{name}", BigInteger, nullable=False) for name in TOTALS),
     Column("code", String, nullable=False),
+)
+
+accruals = Table(
+    "accruals",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("transaction_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("branch", String, nullable=False),
+    Column("invoice", String, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("paid", BigInteger, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("credit", Text, nullable=False),  # JSON [[account_id, lot_id, amount], ...]
+    Column("returned", BigInteger, nullable=False, server_default=text("0")),
+    Column("reversed", Boolean, nullable=False, server_default=false()),
+)
+# One accrual per branch and invoice is the ledger's rule (a reversed one frees its invoice),
+# so (branch, invoice) is not unique here.
+
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("lot_id", ID, ForeignKey("lots.id"), primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+vouchers = Table(
+    "vouchers",
+    metadata,
+    Column("serial", String(20), primary_key=True),
+    Column("batch", String(32), nullable=False, index=True),
+    Column("pin_hash", String(64), nullable=False, unique=True),  # HMAC-SHA256 hex; the PIN is never stored
+    Column("value", BigInteger, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("state", String(10), nullable=False, server_default="generated"),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("state IN ('generated', 'active', 'redeemed', 'void')", name="state"),
 )
 
 changes = Table(
