@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,3 +24,10 @@ def business_day_span(now: datetime, zone: ZoneInfo, cutoff_hour: int) -> tuple[
     start = datetime.combine(day, time(cutoff_hour), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(cutoff_hour), tzinfo=zone).astimezone(UTC)
     return day.isoformat(), min(start, now), max(end, now + timedelta(microseconds=1))
+
+
+def add_months(at: datetime, months: int) -> datetime:
+    """``at`` moved by calendar months, the day clamped to the month's last (31 Aug + 6 = 28 Feb)."""
+    index = at.month - 1 + months
+    year, month = at.year + index // 12, index % 12 + 1
+    return at.replace(year=year, month=month, day=min(at.day, calendar.monthrange(year, month)[1]))
