@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import Group
-from ..vocabulary import Code, Limit
+from ..config import Config
+from ..program import Caps, Service
+from ..vocabulary import Code, Limit, ServiceLine
 
 DECLINE_CODES = {
     Limit.BALANCE: Code.INSUFFICIENT_BALANCE,
@@ -27,36 +28,82 @@ class Room:
     daily: int | None = None
     invoice: int | None = None
     count: int | None = None
+    service: int | None = None
+    service_limit: Limit = Limit.SERVICE_CAP
+
+
+def caps_at(config: Config, group: str, branch: str | None) -> Caps:
+    """The caps of ``group`` at ``branch``: the branch's own keys replace the group's."""
+    caps = config.groups[group].caps
+    override = config.branches[branch].caps.get(group) if branch in config.branches else None
+    if override is None:
+        return caps
+    return Caps(*(mine if mine is not None else theirs for mine, theirs in zip(
+        (override.daily_cap, override.invoice_cap, override.invoice_cap_percent, override.max_redemptions_per_day),
+        (caps.daily_cap, caps.invoice_cap, caps.invoice_cap_percent, caps.max_redemptions_per_day),
+        strict=True)))
+
+
+def service_room(services: dict[str, Service], group: str, lines: tuple[ServiceLine, ...]) -> tuple[int | None, Limit]:
+    """What credit may pay of the invoice's lines, and the limit that bounds it: each line
+    up to its service's cap, nothing of a service restricted to other groups.
+
+    ``None`` where no line has a service with a cap or a restriction. The limit is
+    ``GROUP`` when the restrictions alone leave nothing."""
+    room, restricted, bounded = 0, 0, False
+    for line in lines:
+        service = services.get(line.code)
+        if service is None:
+            room += line.amount
+            continue
+        if service.groups is not None and group not in service.groups:
+            restricted += line.amount
+            bounded = True
+            continue
+        part = line.amount
+        if service.line_cap is not None:
+            part, bounded = min(part, service.line_cap), True
+        if service.line_cap_percent is not None:
+            part, bounded = min(part, line.amount * service.line_cap_percent // 100), True
+        room += part
+    if not bounded:
+        return None, Limit.SERVICE_CAP
+    return room, (Limit.GROUP if room == 0 and restricted else Limit.SERVICE_CAP)
 
 
 def room_left(
-    group: Group,
+    caps: Caps,
     balance: int,
     daily_used: tuple[int, int],
     invoice_used: int,
     invoice_total: int | None,
+    service: tuple[int | None, Limit] = (None, Limit.SERVICE_CAP),
 ) -> Room:
-    """The room a member of ``group`` has, given what today and this invoice already used.
+    """The room under ``caps``, given what today and this invoice already used, and
+    what the invoice's lines allow (``service_room``, less what the invoice already used).
 
     An invoice cannot be paid beyond its total either, so a known total bounds the invoice
     room even where the group sets no invoice cap.
     """
-    daily = None if group.daily_cap is None else max(group.daily_cap - daily_used[0], 0)
+    daily = None if caps.daily_cap is None else max(caps.daily_cap - daily_used[0], 0)
     count = None
-    if group.max_redemptions_per_day is not None:
-        count = max(group.max_redemptions_per_day - daily_used[1], 0)
-    invoice_cap = group.invoice_cap
-    if group.invoice_cap_percent is not None and invoice_total is not None:
-        invoice_cap = invoice_total * group.invoice_cap_percent // 100
+    if caps.max_redemptions_per_day is not None:
+        count = max(caps.max_redemptions_per_day - daily_used[1], 0)
+    invoice_cap = caps.invoice_cap
+    if caps.invoice_cap_percent is not None and invoice_total is not None:
+        invoice_cap = invoice_total * caps.invoice_cap_percent // 100
     if invoice_total is not None:
         invoice_cap = invoice_total if invoice_cap is None else min(invoice_cap, invoice_total)
     invoice = None if invoice_cap is None else max(invoice_cap - invoice_used, 0)
-    return Room(balance=max(balance, 0), daily=daily, invoice=invoice, count=count)
+    lines = None if service[0] is None else max(service[0] - invoice_used, 0)
+    return Room(balance=max(balance, 0), daily=daily, invoice=invoice, count=count, service=lines,
+                service_limit=service[1])
 
 
 def grant(requested: int, room: Room) -> tuple[int, Limit | None]:
     """H = min(A, every room left). The limit named is the first, in the order balance,
-    daily cap, invoice cap, that holds the amount lowest; none when all of A is granted."""
+    daily cap, invoice cap, service lines, that holds the amount lowest; none when all of
+    A is granted."""
     if room.count is not None and room.count <= 0:
         return 0, Limit.DAILY_COUNT
     approved, limit = requested, None
@@ -64,6 +111,7 @@ def grant(requested: int, room: Room) -> tuple[int, Limit | None]:
         (Limit.BALANCE, room.balance),
         (Limit.DAILY_CAP, room.daily),
         (Limit.INVOICE_CAP, room.invoice),
+        (room.service_limit, room.service),
     ):
         if left is not None and left < approved:
             approved, limit = left, candidate

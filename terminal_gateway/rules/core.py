@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from ..config import Config
+from ..program import Caps
 from ..vocabulary import (
+    AccrualReturn,
+    Accrue,
+    ActivateGift,
     BalanceInquiry,
     CardRef,
     Code,
@@ -24,11 +30,14 @@ from ..vocabulary import (
     SignOff,
     SignOn,
     TerminalFamily,
+    TopUp,
     mask_pan,
 )
+from . import accruals, giftcards, topups
 from .calendar import business_day_span
-from .caps import DECLINE_CODES, grant, room_left
+from .caps import DECLINE_CODES, Room, caps_at, grant, room_left, service_room
 from .cards import luhn_valid
+from .earning import discount
 from .effects import (
     BatchClosed,
     BatchItem,
@@ -44,6 +53,7 @@ from .effects import (
 from .ledger import Account, Entry, Ledger, Terminal
 
 ANY_FAMILY = TerminalFamily()
+NO_CAPS = Caps()
 NETWORK_MANAGEMENT = (SignOn, SignOff, Echo)  # the 0800s: allowed before sign-on
 KINDS = {
     Redeem: "redeem",
@@ -54,6 +64,10 @@ KINDS = {
     Refund: "refund",
     Reverse: "reverse",
     Reconcile: "reconcile",
+    Accrue: "accrual",
+    AccrualReturn: "accrual_return",
+    TopUp: "topup",
+    ActivateGift: "gift_activation",
 }
 
 
@@ -86,7 +100,7 @@ class Decision:
 
 
 @dataclass(slots=True)
-class _Draft:
+class Draft:
     """The decision being made: effects are applied at once and collected for the record."""
 
     ledger: Ledger
@@ -108,11 +122,13 @@ class _Draft:
 class RuleCore:
     """Decides requests against the ledger under the configured program."""
 
-    def __init__(self, config: Config, ledger: Ledger | None = None):
+    def __init__(self, config: Config, ledger: Ledger | None = None, voucher_key: bytes | None = None):
         self.config = config
         self.ledger = ledger if ledger is not None else Ledger()
+        self.voucher_key = voucher_key
         self._days: dict[str, tuple[str, datetime, datetime]] = {}
-        self._handlers: dict[type, Callable[[_Draft, Entry], Outcome]] = {
+        self._caps: dict[tuple[str, str], Caps] = {}
+        self._handlers: dict[type, Callable[[Draft, Entry], Outcome]] = {
             SignOn: self._sign_on,
             SignOff: self._sign_off,
             BalanceInquiry: self._balance,
@@ -121,14 +137,30 @@ class RuleCore:
             Refund: self._refund,
             Reverse: self._reverse,
             Reconcile: self._reconcile,
+            Accrue: partial(accruals.accrue, self),
+            AccrualReturn: partial(accruals.take_back, self),
+            TopUp: partial(topups.top_up, self),
+            ActivateGift: partial(giftcards.activate, self),
         }
+        self._undo: dict[str, Callable[[Draft, Entry], Outcome]] = {
+            "redeem": self._undo_redeem, "hold": self._undo_hold, "complete": self._undo_completion,
+            "refund": self._undo_refund, "accrual": partial(accruals.undo_accrual, self),
+            "accrual_return": partial(accruals.undo_take_back, self), "topup": partial(topups.undo, self),
+            "gift_activation": partial(giftcards.undo, self),
+        }
+
+    def reload(self, config: Config, voucher_key: bytes | None) -> None:
+        """Decide from now on under a changed program; the ledger stays as it is."""
+        self.config, self.voucher_key = config, voucher_key
+        self._days.clear()
+        self._caps.clear()
 
     # -- entry points ---------------------------------------------------------------------
 
     def decide(self, request: Request, now: datetime, family: TerminalFamily = ANY_FAMILY) -> Decision:
         """Decide ``request`` at ``now`` (UTC), applying its effects to the ledger."""
         records = [self._expire(entry, now) for entry in self.ledger.due_holds(now)]
-        outcome, record = self._decide(_Draft(self.ledger, request, now, family))
+        outcome, record = self._decide(Draft(self.ledger, request, now, family))
         if record is not None:
             records.append(record)
         return Decision(outcome, tuple(records))
@@ -145,7 +177,7 @@ class RuleCore:
 
     # -- the common path -------------------------------------------------------------------
 
-    def _decide(self, d: _Draft) -> tuple[Outcome, Record | None]:
+    def _decide(self, d: Draft) -> tuple[Outcome, Record | None]:
         request, ledger = d.request, d.ledger
         if isinstance(request, Echo):
             return self._terminal_check(d) or Outcome(Code.APPROVED), None
@@ -174,7 +206,7 @@ class RuleCore:
         d.apply(Recorded(entry))
         return outcome, self._record(d, kind, outcome, entry=entry)
 
-    def _record(self, d: _Draft, kind: str, outcome: Outcome, *, entry: Entry | None = None,
+    def _record(self, d: Draft, kind: str, outcome: Outcome, *, entry: Entry | None = None,
                 with_key: bool = True) -> Record:
         request = d.request
         card = getattr(request, "card", None)
@@ -195,7 +227,7 @@ class RuleCore:
             ref=getattr(request, "rrn", None) or getattr(request, "original_key", None),
         )
 
-    def _terminal_check(self, d: _Draft) -> Outcome | None:
+    def _terminal_check(self, d: Draft) -> Outcome | None:
         request = d.request
         terminal = d.ledger.terminals.get(request.terminal)
         if terminal is None:
@@ -208,8 +240,9 @@ class RuleCore:
             return Outcome(Code.NOT_PERMITTED_TERMINAL, message=f"terminal {terminal.tid} is not signed on")
         return None
 
-    def _resolve(self, d: _Draft, card: CardRef | None) -> Outcome | None:
-        """Find the member's account, or the answer that says why not."""
+    def resolve(self, d: Draft, card: CardRef | None, *, gift_check: bool = True) -> Outcome | None:
+        """Find the member's (or gift card's) account, or the answer that says why not; a
+        gift card must be active and unexpired unless ``gift_check`` is off (activation)."""
         ledger = d.ledger
         if card is None or not (card.pan or card.phone):
             return Outcome(Code.FORMAT_ERROR, message="no card number or phone")
@@ -234,12 +267,25 @@ class RuleCore:
             d.account = account
         if account.blocked:
             return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="member blocked by the operator")
+        if account.kind == "gift":
+            return giftcards.usable(account, d.now) if gift_check else None
         if account.group not in self.config.groups:
             return Outcome(Code.NOT_PERMITTED_CARD, limit=Limit.GROUP,
                            message=f"the member's group {account.group!r} is not configured")
         return None
 
-    def _amount_problem(self, request: Request, amount: int) -> Outcome | None:
+    def account_or_problem(self, d: Draft, card: CardRef, amount: int | None = None, *,
+                           gift_check: bool = True) -> Account | Outcome:
+        """The account a request acts on, or the answer that says why it cannot: a bad
+        ``amount`` first, then everything ``resolve`` checks."""
+        problem = (amount is not None and self.amount_problem(d.request, amount)) or self.resolve(
+            d, card, gift_check=gift_check)
+        if problem:
+            return problem
+        assert d.account is not None
+        return d.account
+
+    def amount_problem(self, request: Request, amount: int) -> Outcome | None:
         if amount <= 0:
             return Outcome(Code.INVALID_AMOUNT, message="amount must be more than zero")
         program = self.config.program
@@ -251,7 +297,7 @@ class RuleCore:
                            message=f"DE49: currency {currency:03d} is not the program currency {program.currency:03d}")
         return None
 
-    def _day(self, d: _Draft) -> str:
+    def day(self, d: Draft) -> str:
         """The business day at the terminal's branch, computed once per branch and day."""
         assert d.terminal is not None
         cached = self._days.get(d.terminal.branch)
@@ -265,22 +311,41 @@ class RuleCore:
         self._days[d.terminal.branch] = span
         return span[0]
 
-    def _room_outcome(self, d: _Draft, entry: Entry, code: Code, amount: int = 0,
+    def room_outcome(self, d: Draft, entry: Entry, code: Code, amount: int = 0,
                       limit: Limit | None = None, **extra: object) -> Outcome:
         """An outcome that reports the member's balance and what is left of the caps."""
         account = d.account
         assert account is not None
-        group = self.config.groups[account.group]
-        day = entry.day or self._day(d)
+        day = entry.day or self.day(d)
         invoice_used = d.ledger.invoices.get((entry.branch or "", entry.invoice or ""), 0) if entry.invoice else 0
-        room = room_left(group, account.balance(d.now), d.ledger.daily_used(account.id, day), invoice_used,
-                         getattr(d.request, "invoice_total", None))
+        room = room_left(self.caps(account, entry.branch), account.balance(d.now),
+                         d.ledger.daily_used(account.id, day), invoice_used, getattr(d.request, "invoice_total", None))
         return Outcome(code, amount=amount, balance=room.balance, daily_remaining=room.daily,
                        invoice_remaining=room.invoice if entry.invoice else None, limit=limit, **extra)
 
+    def caps(self, account: Account, branch: str | None) -> Caps:
+        """The caps on the account's credit at ``branch``. A gift card has none, unless the
+        program puts the default group's on gift cards too."""
+        group = account.group
+        if account.kind == "gift":
+            if not self.config.gift_cards.caps:
+                return NO_CAPS
+            group = self.config.default_group.name
+        key = (group, branch or "")
+        caps = self._caps.get(key)
+        if caps is None:
+            caps = self._caps[key] = caps_at(self.config, group, branch)
+        return caps
+
+    def member_view(self, account: Account) -> dict[str, Any]:
+        """What a member's answers say of it beyond the balance: points, group, discount."""
+        if account.kind == "gift":
+            return {}
+        return {"points": account.points, "group": account.group, "discount": discount(self.config, account)}
+
     # -- lots --------------------------------------------------------------------------------
 
-    def _take(self, d: _Draft, account: Account, amount: int) -> tuple[tuple[str, int], ...]:
+    def take(self, d: Draft, account: Account, amount: int) -> tuple[tuple[str, int], ...]:
         """Debit ``amount`` from the usable lots, soonest-expiring first."""
         taken = []
         for lot in account.lots:
@@ -293,7 +358,7 @@ class RuleCore:
                 amount -= part
         return tuple(taken)
 
-    def _give_back(self, d: _Draft, entry: Entry, amount: int) -> tuple[tuple[str, int], ...]:
+    def give_back(self, d: Draft, entry: Entry, amount: int) -> tuple[tuple[str, int], ...]:
         """Return ``amount`` of what ``entry`` took to the lots it came from, latest first,
         with their own expiry."""
         skip, left, returned = entry.given_back, amount, []
@@ -311,32 +376,42 @@ class RuleCore:
         d.change(entry, "given_back", entry.given_back + amount)
         return tuple(returned)
 
-    def _unuse(self, d: _Draft, entry: Entry, amount: int, count: int) -> None:
+    def withdraw_created(self, d: Draft, original: Entry, what: str) -> Outcome | None:
+        """Take back, whole, the lot ``original`` created (a top-up, a gift card's load);
+        the answer that says why not if any of it was spent since."""
+        (lot_id,) = original.created
+        lot = d.ledger.lots[lot_id]
+        if lot.remaining != original.outcome.amount:
+            return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE, message=f"{what} was spent since")
+        d.apply(Posting(lot_id, lot.account_id, -lot.remaining))
+        return None
+
+    def _unuse(self, d: Draft, entry: Entry, amount: int, count: int) -> None:
         """Give cap room back: the redemption, or part of it, did not happen."""
         d.apply(DailyUsage(entry.account_id or "", entry.day or "", -amount, -count))
         if entry.invoice is not None:
             d.apply(InvoiceUsage(entry.branch or "", entry.invoice, -amount))
 
-    def _approval(self) -> tuple[str, str]:
+    def approval(self) -> tuple[str, str]:
         """A new RRN and its authorization code (its last six digits)."""
         rrn = self.next_rrn()
         return rrn, rrn[-6:]
 
     # -- network management and batches -------------------------------------------------
 
-    def _set_session(self, d: _Draft, signed_on: bool) -> Outcome:
+    def _set_session(self, d: Draft, signed_on: bool) -> Outcome:
         assert d.terminal is not None
         if d.terminal.signed_on != signed_on:
             d.apply(Session(d.terminal.tid, signed_on))
         return Outcome(Code.APPROVED)
 
-    def _sign_on(self, d: _Draft, entry: Entry) -> Outcome:
+    def _sign_on(self, d: Draft, entry: Entry) -> Outcome:
         return self._set_session(d, True)
 
-    def _sign_off(self, d: _Draft, entry: Entry) -> Outcome:
+    def _sign_off(self, d: Draft, entry: Entry) -> Outcome:
         return self._set_session(d, False)
 
-    def _reconcile(self, d: _Draft, entry: Entry) -> Outcome:
+    def _reconcile(self, d: Draft, entry: Entry) -> Outcome:
         terminal = d.terminal
         assert terminal is not None and isinstance(d.request, Reconcile)
         gateway = terminal.batch
@@ -347,25 +422,28 @@ class RuleCore:
 
     # -- balance and redemption ------------------------------------------------------------
 
-    def _balance(self, d: _Draft, entry: Entry) -> Outcome:
+    def _balance(self, d: Draft, entry: Entry) -> Outcome:
         assert isinstance(d.request, BalanceInquiry)
-        return self._resolve(d, d.request.card) or self._room_outcome(d, entry, Code.APPROVED)
+        problem = self.resolve(d, d.request.card)
+        if problem:
+            return problem
+        assert d.account is not None
+        return self.room_outcome(d, entry, Code.APPROVED, **self.member_view(d.account))
 
-    def _redeem(self, d: _Draft, entry: Entry) -> Outcome:
+    def _redeem(self, d: Draft, entry: Entry) -> Outcome:
         request = d.request
         assert isinstance(request, Redeem) and d.terminal is not None
-        problem = self._amount_problem(request, request.amount) or self._resolve(d, request.card)
+        problem = self.amount_problem(request, request.amount) or self.resolve(d, request.card)
         if problem:
             return problem
         account = d.account
         assert account is not None
-        group = self.config.groups[account.group]
-        if group.invoice_cap_percent is not None and request.invoice_total is None:
+        caps = self.caps(account, d.terminal.branch)
+        if caps.invoice_cap_percent is not None and request.invoice_total is None:
             return Outcome(Code.FORMAT_ERROR,
                            message="DE48 IT (invoice total) is required: the invoice cap is a percentage")
-        entry.day, entry.branch, entry.invoice = self._day(d), d.terminal.branch, request.invoice
-        room = room_left(group, account.balance(d.now), d.ledger.daily_used(account.id, entry.day),
-                         d.ledger.invoices.get((entry.branch, request.invoice), 0), request.invoice_total)
+        entry.day, entry.branch, entry.invoice = self.day(d), d.terminal.branch, request.invoice
+        room = self._room(d, account, caps, entry, request)
         approved, limit = grant(request.amount, room)
         if limit is Limit.BALANCE and approved == 0 and account.expired_credit(d.now) > 0:
             limit = Limit.EXPIRED
@@ -374,7 +452,7 @@ class RuleCore:
             return Outcome(DECLINE_CODES[limit], balance=room.balance, daily_remaining=room.daily,
                            invoice_remaining=room.invoice, limit=limit,
                            message=f"declined: {limit.value} leaves {approved}")
-        entry.taken = self._take(d, account, approved)
+        entry.taken = self.take(d, account, approved)
         d.apply(DailyUsage(account.id, entry.day, approved, 1))
         d.apply(InvoiceUsage(entry.branch, request.invoice, approved))
         if request.hold:
@@ -383,11 +461,18 @@ class RuleCore:
         else:
             entry.batch_seq = d.terminal.batch_seq
             d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", approved))
-        rrn, auth = self._approval()
+        rrn, auth = self.approval()
         return Outcome(Code.APPROVED if limit is None else Code.PARTIAL, approved, room.balance - approved,
                        _less(room.daily, approved), _less(room.invoice, approved), limit, rrn, auth)
 
-    def _complete(self, d: _Draft, entry: Entry) -> Outcome:
+    def _room(self, d: Draft, account: Account, caps: Caps, entry: Entry, request: Redeem) -> Room:
+        """The room of a redemption; a member's invoice lines bounded by their services."""
+        lines = service_room(self.config.services, account.group, request.lines) if (
+            request.lines and self.config.services and account.kind == "member") else (None, Limit.SERVICE_CAP)
+        return room_left(caps, account.balance(d.now), d.ledger.daily_used(account.id, entry.day or ""),
+                         d.ledger.invoices.get((entry.branch or "", request.invoice), 0), request.invoice_total, lines)
+
+    def _complete(self, d: Draft, entry: Entry) -> Outcome:
         request = d.request
         assert isinstance(request, Complete) and d.terminal is not None
         hold = d.ledger.by_rrn.get(request.rrn)
@@ -395,32 +480,32 @@ class RuleCore:
             return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no hold with RRN {request.rrn} at this branch")
         if hold.hold_state != "open":
             return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is {hold.hold_state}")
-        problem = self._resolve(d, request.card)
+        problem = self.resolve(d, request.card)
         if problem or d.account is None or d.account.id != hold.account_id:
             return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is not this card's")
         held = hold.outcome.amount
-        problem = self._amount_problem(request, request.amount)
+        problem = self.amount_problem(request, request.amount)
         if problem or request.amount > held:
             return problem or Outcome(Code.INVALID_AMOUNT, message=f"completion exceeds the held amount {held}")
         release = held - request.amount
         if release:
-            self._give_back(d, hold, release)
+            self.give_back(d, hold, release)
             self._unuse(d, hold, release, 0)
         d.change(hold, "hold_state", "completed")
         d.change(hold, "captured", request.amount)
         entry.ref, entry.day, entry.invoice = hold.outcome.rrn, hold.day, hold.invoice
         entry.batch_seq = d.terminal.batch_seq
         d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", request.amount))
-        return self._room_outcome(d, entry, Code.APPROVED, request.amount,
+        return self.room_outcome(d, entry, Code.APPROVED, request.amount,
                                   rrn=hold.outcome.rrn, auth_code=hold.outcome.auth_code)
 
-    def _refund(self, d: _Draft, entry: Entry) -> Outcome:
+    def _refund(self, d: Draft, entry: Entry) -> Outcome:
         request = d.request
         assert isinstance(request, Refund) and d.terminal is not None
         original = d.ledger.by_rrn.get(request.rrn)
         if original is None or original.kind not in ("redeem", "hold") or original.branch != d.terminal.branch:
             return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no redemption with RRN {request.rrn} at this branch")
-        problem = self._resolve(d, request.card)
+        problem = self.resolve(d, request.card)
         if problem or d.account is None or d.account.id != original.account_id:
             return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"redemption {request.rrn} is not this card's")
         if original.kind == "hold":
@@ -428,20 +513,20 @@ class RuleCore:
         else:
             spent = 0 if original.reversed or not original.outcome.approved else original.outcome.amount
         refundable = spent - original.refunded
-        problem = self._amount_problem(request, request.amount)
+        problem = self.amount_problem(request, request.amount)
         if problem or request.amount > refundable:
             return problem or Outcome(Code.INVALID_AMOUNT, message=f"refund exceeds the refundable {refundable}")
-        entry.taken = self._give_back(d, original, request.amount)
+        entry.taken = self.give_back(d, original, request.amount)
         d.change(original, "refunded", original.refunded + request.amount)
         entry.ref, entry.day = request.rrn, original.day
         entry.batch_seq = d.terminal.batch_seq
         d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "credits", request.amount))
-        rrn, auth = self._approval()
-        return self._room_outcome(d, entry, Code.APPROVED, request.amount, rrn=rrn, auth_code=auth)
+        rrn, auth = self.approval()
+        return self.room_outcome(d, entry, Code.APPROVED, request.amount, rrn=rrn, auth_code=auth)
 
     # -- reversal and expiry ---------------------------------------------------------------
 
-    def _reverse(self, d: _Draft, entry: Entry) -> Outcome:
+    def _reverse(self, d: Draft, entry: Entry) -> Outcome:
         request = d.request
         assert isinstance(request, Reverse) and d.terminal is not None
         entry.ref = request.original_key
@@ -458,8 +543,7 @@ class RuleCore:
             return Outcome(Code.APPROVED, message="nothing to undo")
         if original.batch_seq is not None and original.batch_seq != d.terminal.batch_seq:
             return Outcome(Code.INVALID_TRANSACTION, message="the original's batch was closed by reconciliation")
-        undo = {"redeem": self._undo_redeem, "hold": self._undo_hold, "complete": self._undo_completion,
-                "refund": self._undo_refund}.get(original.kind)
+        undo = self._undo.get(original.kind)
         if undo is None:
             d.change(original, "reversed", True)
             return Outcome(Code.APPROVED, message="nothing to undo")
@@ -468,34 +552,34 @@ class RuleCore:
             d.change(original, "reversed", True)
         return outcome
 
-    def _undo_redeem(self, d: _Draft, original: Entry) -> Outcome:
+    def _undo_redeem(self, d: Draft, original: Entry) -> Outcome:
         amount = original.outcome.amount
-        self._give_back(d, original, amount - original.given_back)
+        self.give_back(d, original, amount - original.given_back)
         self._unuse(d, original, amount, 1)
         self._batch_reversal(d, "debits_reversal", amount)
         return Outcome(Code.APPROVED, amount=amount)
 
-    def _undo_hold(self, d: _Draft, original: Entry) -> Outcome:
+    def _undo_hold(self, d: Draft, original: Entry) -> Outcome:
         if original.hold_state == "completed":
             return Outcome(Code.INVALID_TRANSACTION, message="the hold was completed: reverse the completion")
         if original.hold_state == "open":
             held = original.outcome.amount
-            self._give_back(d, original, held - original.given_back)
+            self.give_back(d, original, held - original.given_back)
             self._unuse(d, original, held, 1)
             d.change(original, "hold_state", "reversed")
             return Outcome(Code.APPROVED, amount=held)
         return Outcome(Code.APPROVED, message=f"the hold had {original.hold_state}")
 
-    def _undo_completion(self, d: _Draft, original: Entry) -> Outcome:
+    def _undo_completion(self, d: Draft, original: Entry) -> Outcome:
         hold = d.ledger.by_rrn[original.ref or ""]
         captured = hold.captured
-        self._give_back(d, hold, hold.outcome.amount - hold.given_back)
+        self.give_back(d, hold, hold.outcome.amount - hold.given_back)
         self._unuse(d, hold, captured, 1)
         d.change(hold, "hold_state", "reversed")
         self._batch_reversal(d, "debits_reversal", captured)
         return Outcome(Code.APPROVED, amount=captured)
 
-    def _undo_refund(self, d: _Draft, original: Entry) -> Outcome:
+    def _undo_refund(self, d: Draft, original: Entry) -> Outcome:
         """Take refunded credit back from the very lots it went to, if it is still there.
 
         Once the redemption itself was reversed, all its credit is back already: the refund
@@ -514,7 +598,7 @@ class RuleCore:
         self._batch_reversal(d, "credits_reversal", amount)
         return Outcome(Code.APPROVED, amount=amount)
 
-    def _batch_reversal(self, d: _Draft, kind: str, amount: int) -> None:
+    def _batch_reversal(self, d: Draft, kind: str, amount: int) -> None:
         """A reversal counts in the open batch, beside the debit or credit it reverses."""
         assert d.terminal is not None
         d.apply(BatchItem(d.terminal.tid, d.terminal.batch_seq, kind, amount))
@@ -522,9 +606,9 @@ class RuleCore:
     def _expire(self, hold: Entry, now: datetime) -> Record:
         """A hold's lifetime ended: its credit and cap room come back."""
         request = Request(terminal=hold.terminal)
-        d = _Draft(self.ledger, request, now, ANY_FAMILY)
+        d = Draft(self.ledger, request, now, ANY_FAMILY)
         held = hold.outcome.amount
-        self._give_back(d, hold, held - hold.given_back)
+        self.give_back(d, hold, held - hold.given_back)
         self._unuse(d, hold, held, 1)
         d.change(hold, "hold_state", "expired")
         outcome = Outcome(Code.APPROVED, amount=held, rrn=hold.outcome.rrn, message="hold expired")

@@ -144,6 +144,8 @@ class Entry:
 
     ``taken`` lists what the request debited from each lot, in order; ``given_back`` is how
     much of it went back since (hold released, refunded), returned from the end of ``taken``.
+    ``ref`` names what the request acted on: the RRN of a hold or redemption, the id of an
+    accrual, the serial of a voucher.
     """
 
     kind: str
@@ -163,6 +165,8 @@ class Entry:
     hold_state: str | None = None  # open, completed, reversed, expired
     captured: int = 0
     expires_at: datetime | None = None
+    created: tuple[str, ...] = ()  # lots the request created (top-up, gift activation)
+    previous_group: str | None = None  # the member's group before an accrual upgraded it
 
 
 @dataclass(slots=True)

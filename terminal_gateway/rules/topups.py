@@ -1,0 +1,74 @@
+"""Voucher top-up (Club-8583 DE3 21): a PIN redeemed onto a card as a credit lot.
+
+Every wrong PIN answers 55, whatever was wrong with it, and counts against the terminal and
+the card; too many in a while lock top-ups there (75) before the PIN is even looked at.
+The reason is kept in the record for the operator; the terminal never learns it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+from ..vocabulary import Code, Outcome, TopUp
+from .effects import LotCreated, PinFailure, Updated
+from .ledger import Entry, Voucher
+from .vouchers import locked_until, pin_hash
+
+if TYPE_CHECKING:
+    from .core import Draft, RuleCore
+
+WRONG_PIN = "invalid voucher PIN"
+
+
+def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
+    request = d.request
+    assert isinstance(request, TopUp) and d.terminal is not None
+    if core.voucher_key is None:
+        return Outcome(Code.INVALID_TRANSACTION, message="voucher top-up is not configured ([vouchers] key)")
+    account = core.account_or_problem(d, request.card)
+    if isinstance(account, Outcome):
+        return account
+    if account.kind != "member":
+        return Outcome(Code.INVALID_TRANSACTION, message="vouchers top up club cards, not gift cards")
+    rules = core.config.vouchers
+    scopes = (f"terminal:{d.terminal.tid}", f"account:{account.id}")
+    for scope in scopes:
+        until = locked_until(d.ledger.pin_failures.get(scope, []), rules, d.now)
+        if until is not None:
+            return Outcome(Code.PIN_LOCKED, message=f"voucher top-up locked for this {scope.partition(':')[0]} "
+                                                    f"until {until:%H:%M:%S} UTC after repeated wrong PINs")
+    pin = request.pin
+    voucher = d.ledger.vouchers.get(pin_hash(core.voucher_key, pin)) if pin.isdigit() else None
+    reason = _unusable(voucher, d) if len(pin) >= rules.pin_digits else "too short"
+    if reason is not None:
+        for scope in scopes:
+            d.apply(PinFailure(scope, d.now))
+        return Outcome(Code.INVALID_PIN, message=f"{WRONG_PIN} ({reason})")
+    assert voucher is not None
+    lot_id = uuid4().hex
+    d.apply(LotCreated(lot_id, account.id, voucher.value, d.now, voucher.expires_at, "voucher"))
+    d.apply(Updated("voucher", voucher.serial, "state", "active", "redeemed"))
+    entry.ref, entry.created = voucher.serial, (lot_id,)
+    rrn, auth = core.approval()
+    return Outcome(Code.APPROVED, amount=voucher.value, balance=account.balance(d.now), rrn=rrn, auth_code=auth)
+
+
+def _unusable(voucher: Voucher | None, d: Draft) -> str | None:
+    if voucher is None:
+        return "unknown"
+    if voucher.state != "active":
+        return {"generated": "not activated"}.get(voucher.state, voucher.state)
+    if voucher.expires_at is not None and d.now >= voucher.expires_at:
+        return "expired"
+    return None
+
+
+def undo(core: RuleCore, d: Draft, original: Entry) -> Outcome:
+    """Reverse a top-up: the credit leaves the card and the voucher can be redeemed again,
+    provided the credit was not spent since."""
+    problem = core.withdraw_created(d, original, "the topped-up credit")
+    if problem:
+        return problem
+    d.apply(Updated("voucher", original.ref or "", "state", "redeemed", "active"))
+    return Outcome(Code.APPROVED, amount=original.outcome.amount)
