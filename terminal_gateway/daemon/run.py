@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from twisted.internet.task import LoopingCall
 
 from ..config import Config
@@ -34,6 +36,7 @@ def run(config: Config) -> int:
             reactor.stop()
 
     reactor.callWhenRunning(start)
+    signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(service.reload))
     reactor.callWhenRunning(flusher.start, FLUSH_SECONDS)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: service.stopService() if service.running else None)
     reactor.run()

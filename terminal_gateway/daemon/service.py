@@ -16,7 +16,8 @@ from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
-from ..config import Config
+from .. import config as configuration
+from ..config import Config, ConfigError
 from ..drivers.tcp import Club8583Factory
 from ..protocols.club8583 import HostCodec, load_profile
 from ..rules import Ledger, RuleCore
@@ -39,7 +40,7 @@ class GatewayService(MultiService):
         log.info("ledger rebuilt from the store: {accounts} members, {terminals} terminals, {entries} "
                  "remembered requests, {holds} hold deadlines", accounts=len(ledger.accounts),
                  terminals=len(ledger.terminals), entries=len(ledger.by_key), holds=len(ledger.hold_deadlines))
-        self.core = RuleCore(config, ledger)
+        self.core = RuleCore(config, ledger, _voucher_key(config))
         self.writer = WriterProcess(
             config.store.url,
             on_committed=lambda through: self.dispatcher.committed(through),
@@ -79,6 +80,25 @@ class GatewayService(MultiService):
         self.store.close()
         log.info("stopped cleanly: every approved decision is durable")
 
+    def reload(self) -> bool:
+        """Decide under the configuration file as it is now (SIGHUP, ``terminal-gateway
+        reload``); one that does not validate changes nothing and is logged with why.
+        Connections stay up; listeners and the store are only read at start."""
+        try:
+            config = configuration.load(self.config.path)
+            key = _voucher_key(config)
+        except ConfigError as error:
+            log.error("reload refused, the program is unchanged: {error}", error=error)
+            return False
+        if (config.listeners, config.store) != (self.config.listeners, self.config.store):
+            log.warn("reload: listeners and [store] take effect at the next start only")
+        self.config = config
+        self.core.reload(config, key)
+        log.info("reloaded the program from {path}: {groups} groups, {services} services, {rules} interval rules",
+                 path=config.path, groups=len(config.groups), services=len(config.services),
+                 rules=len(config.interval_rules))
+        return True
+
     @inlineCallbacks
     def _poll_changes(self) -> Deferred[None]:
         """Operators' changes (new members, credit, terminals) reach the running ledger."""
@@ -91,3 +111,9 @@ class GatewayService(MultiService):
             apply_change(self.core.ledger, change)
         if changes:
             log.info("applied {count} operator changes", count=len(changes))
+
+
+def _voucher_key(config: Config) -> bytes | None:
+    """The PIN hashing key where the program configures vouchers; without it top-ups answer 12."""
+    vouchers = config.vouchers
+    return configuration.voucher_key(config) if vouchers.key_file or vouchers.key_env else None

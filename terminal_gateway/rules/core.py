@@ -1,10 +1,15 @@
-"""``RuleCore.decide``: one request in, one outcome and its journal records out, no I/O."""
+"""``RuleCore.decide``: one request in, one outcome and its journal records out, no I/O.
+
+The common path is here (duplicates, repeats, the terminal, the card, reversal); each kind
+of transaction is decided in its own module: ``redemptions``, ``accruals``, ``topups``,
+``giftcards``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -33,18 +38,15 @@ from ..vocabulary import (
     TopUp,
     mask_pan,
 )
-from . import accruals, giftcards, topups
+from . import accruals, giftcards, redemptions, topups
 from .calendar import business_day_span
-from .caps import DECLINE_CODES, Room, caps_at, grant, room_left, service_room
+from .caps import caps_at, room_left
 from .cards import luhn_valid
 from .earning import discount
 from .effects import (
     BatchClosed,
-    BatchItem,
     Changed,
-    DailyUsage,
     Effect,
-    InvoiceUsage,
     Posting,
     Recorded,
     Session,
@@ -132,9 +134,9 @@ class RuleCore:
             SignOn: self._sign_on,
             SignOff: self._sign_off,
             BalanceInquiry: self._balance,
-            Redeem: self._redeem,
-            Complete: self._complete,
-            Refund: self._refund,
+            Redeem: partial(redemptions.redeem, self),
+            Complete: partial(redemptions.complete, self),
+            Refund: partial(redemptions.refund, self),
             Reverse: self._reverse,
             Reconcile: self._reconcile,
             Accrue: partial(accruals.accrue, self),
@@ -143,8 +145,9 @@ class RuleCore:
             ActivateGift: partial(giftcards.activate, self),
         }
         self._undo: dict[str, Callable[[Draft, Entry], Outcome]] = {
-            "redeem": self._undo_redeem, "hold": self._undo_hold, "complete": self._undo_completion,
-            "refund": self._undo_refund, "accrual": partial(accruals.undo_accrual, self),
+            "redeem": partial(redemptions.undo_redeem, self), "hold": partial(redemptions.undo_hold, self),
+            "complete": partial(redemptions.undo_completion, self), "refund": partial(redemptions.undo_refund, self),
+            "accrual": partial(accruals.undo_accrual, self),
             "accrual_return": partial(accruals.undo_take_back, self), "topup": partial(topups.undo, self),
             "gift_activation": partial(giftcards.undo, self),
         }
@@ -386,12 +389,6 @@ class RuleCore:
         d.apply(Posting(lot_id, lot.account_id, -lot.remaining))
         return None
 
-    def _unuse(self, d: Draft, entry: Entry, amount: int, count: int) -> None:
-        """Give cap room back: the redemption, or part of it, did not happen."""
-        d.apply(DailyUsage(entry.account_id or "", entry.day or "", -amount, -count))
-        if entry.invoice is not None:
-            d.apply(InvoiceUsage(entry.branch or "", entry.invoice, -amount))
-
     def approval(self) -> tuple[str, str]:
         """A new RRN and its authorization code (its last six digits)."""
         rrn = self.next_rrn()
@@ -430,100 +427,6 @@ class RuleCore:
         assert d.account is not None
         return self.room_outcome(d, entry, Code.APPROVED, **self.member_view(d.account))
 
-    def _redeem(self, d: Draft, entry: Entry) -> Outcome:
-        request = d.request
-        assert isinstance(request, Redeem) and d.terminal is not None
-        problem = self.amount_problem(request, request.amount) or self.resolve(d, request.card)
-        if problem:
-            return problem
-        account = d.account
-        assert account is not None
-        caps = self.caps(account, d.terminal.branch)
-        if caps.invoice_cap_percent is not None and request.invoice_total is None:
-            return Outcome(Code.FORMAT_ERROR,
-                           message="DE48 IT (invoice total) is required: the invoice cap is a percentage")
-        entry.day, entry.branch, entry.invoice = self.day(d), d.terminal.branch, request.invoice
-        room = self._room(d, account, caps, entry, request)
-        approved, limit = grant(request.amount, room)
-        if limit is Limit.BALANCE and approved == 0 and account.expired_credit(d.now) > 0:
-            limit = Limit.EXPIRED
-        if approved == 0 or (limit is not None and not d.family.partial_approval):
-            assert limit is not None
-            return Outcome(DECLINE_CODES[limit], balance=room.balance, daily_remaining=room.daily,
-                           invoice_remaining=room.invoice, limit=limit,
-                           message=f"declined: {limit.value} leaves {approved}")
-        entry.taken = self.take(d, account, approved)
-        d.apply(DailyUsage(account.id, entry.day, approved, 1))
-        d.apply(InvoiceUsage(entry.branch, request.invoice, approved))
-        if request.hold:
-            entry.hold_state = "open"
-            entry.expires_at = d.now + timedelta(minutes=self.config.program.hold_minutes)
-        else:
-            entry.batch_seq = d.terminal.batch_seq
-            d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", approved))
-        rrn, auth = self.approval()
-        return Outcome(Code.APPROVED if limit is None else Code.PARTIAL, approved, room.balance - approved,
-                       _less(room.daily, approved), _less(room.invoice, approved), limit, rrn, auth)
-
-    def _room(self, d: Draft, account: Account, caps: Caps, entry: Entry, request: Redeem) -> Room:
-        """The room of a redemption; a member's invoice lines bounded by their services."""
-        lines = service_room(self.config.services, account.group, request.lines) if (
-            request.lines and self.config.services and account.kind == "member") else (None, Limit.SERVICE_CAP)
-        return room_left(caps, account.balance(d.now), d.ledger.daily_used(account.id, entry.day or ""),
-                         d.ledger.invoices.get((entry.branch or "", request.invoice), 0), request.invoice_total, lines)
-
-    def _complete(self, d: Draft, entry: Entry) -> Outcome:
-        request = d.request
-        assert isinstance(request, Complete) and d.terminal is not None
-        hold = d.ledger.by_rrn.get(request.rrn)
-        if hold is None or hold.kind != "hold" or hold.branch != d.terminal.branch:
-            return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no hold with RRN {request.rrn} at this branch")
-        if hold.hold_state != "open":
-            return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is {hold.hold_state}")
-        problem = self.resolve(d, request.card)
-        if problem or d.account is None or d.account.id != hold.account_id:
-            return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is not this card's")
-        held = hold.outcome.amount
-        problem = self.amount_problem(request, request.amount)
-        if problem or request.amount > held:
-            return problem or Outcome(Code.INVALID_AMOUNT, message=f"completion exceeds the held amount {held}")
-        release = held - request.amount
-        if release:
-            self.give_back(d, hold, release)
-            self._unuse(d, hold, release, 0)
-        d.change(hold, "hold_state", "completed")
-        d.change(hold, "captured", request.amount)
-        entry.ref, entry.day, entry.invoice = hold.outcome.rrn, hold.day, hold.invoice
-        entry.batch_seq = d.terminal.batch_seq
-        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", request.amount))
-        return self.room_outcome(d, entry, Code.APPROVED, request.amount,
-                                  rrn=hold.outcome.rrn, auth_code=hold.outcome.auth_code)
-
-    def _refund(self, d: Draft, entry: Entry) -> Outcome:
-        request = d.request
-        assert isinstance(request, Refund) and d.terminal is not None
-        original = d.ledger.by_rrn.get(request.rrn)
-        if original is None or original.kind not in ("redeem", "hold") or original.branch != d.terminal.branch:
-            return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no redemption with RRN {request.rrn} at this branch")
-        problem = self.resolve(d, request.card)
-        if problem or d.account is None or d.account.id != original.account_id:
-            return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"redemption {request.rrn} is not this card's")
-        if original.kind == "hold":
-            spent = original.captured if original.hold_state == "completed" else 0
-        else:
-            spent = 0 if original.reversed or not original.outcome.approved else original.outcome.amount
-        refundable = spent - original.refunded
-        problem = self.amount_problem(request, request.amount)
-        if problem or request.amount > refundable:
-            return problem or Outcome(Code.INVALID_AMOUNT, message=f"refund exceeds the refundable {refundable}")
-        entry.taken = self.give_back(d, original, request.amount)
-        d.change(original, "refunded", original.refunded + request.amount)
-        entry.ref, entry.day = request.rrn, original.day
-        entry.batch_seq = d.terminal.batch_seq
-        d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "credits", request.amount))
-        rrn, auth = self.approval()
-        return self.room_outcome(d, entry, Code.APPROVED, request.amount, rrn=rrn, auth_code=auth)
-
     # -- reversal and expiry ---------------------------------------------------------------
 
     def _reverse(self, d: Draft, entry: Entry) -> Outcome:
@@ -552,70 +455,15 @@ class RuleCore:
             d.change(original, "reversed", True)
         return outcome
 
-    def _undo_redeem(self, d: Draft, original: Entry) -> Outcome:
-        amount = original.outcome.amount
-        self.give_back(d, original, amount - original.given_back)
-        self._unuse(d, original, amount, 1)
-        self._batch_reversal(d, "debits_reversal", amount)
-        return Outcome(Code.APPROVED, amount=amount)
-
-    def _undo_hold(self, d: Draft, original: Entry) -> Outcome:
-        if original.hold_state == "completed":
-            return Outcome(Code.INVALID_TRANSACTION, message="the hold was completed: reverse the completion")
-        if original.hold_state == "open":
-            held = original.outcome.amount
-            self.give_back(d, original, held - original.given_back)
-            self._unuse(d, original, held, 1)
-            d.change(original, "hold_state", "reversed")
-            return Outcome(Code.APPROVED, amount=held)
-        return Outcome(Code.APPROVED, message=f"the hold had {original.hold_state}")
-
-    def _undo_completion(self, d: Draft, original: Entry) -> Outcome:
-        hold = d.ledger.by_rrn[original.ref or ""]
-        captured = hold.captured
-        self.give_back(d, hold, hold.outcome.amount - hold.given_back)
-        self._unuse(d, hold, captured, 1)
-        d.change(hold, "hold_state", "reversed")
-        self._batch_reversal(d, "debits_reversal", captured)
-        return Outcome(Code.APPROVED, amount=captured)
-
-    def _undo_refund(self, d: Draft, original: Entry) -> Outcome:
-        """Take refunded credit back from the very lots it went to, if it is still there.
-
-        Once the redemption itself was reversed, all its credit is back already: the refund
-        is undone in the books only, and no lot moves."""
-        amount = original.outcome.amount
-        redemption = d.ledger.by_rrn[original.ref or ""]
-        if not (redemption.reversed or redemption.hold_state == "reversed"):
-            for lot_id, part in original.taken:
-                if d.ledger.lots[lot_id].remaining < part:
-                    return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE,
-                                   message="the refunded credit was spent since")
-            for lot_id, part in original.taken:
-                d.apply(Posting(lot_id, original.account_id or "", -part))
-            d.change(redemption, "given_back", redemption.given_back - amount)
-        d.change(redemption, "refunded", redemption.refunded - amount)
-        self._batch_reversal(d, "credits_reversal", amount)
-        return Outcome(Code.APPROVED, amount=amount)
-
-    def _batch_reversal(self, d: Draft, kind: str, amount: int) -> None:
-        """A reversal counts in the open batch, beside the debit or credit it reverses."""
-        assert d.terminal is not None
-        d.apply(BatchItem(d.terminal.tid, d.terminal.batch_seq, kind, amount))
-
     def _expire(self, hold: Entry, now: datetime) -> Record:
         """A hold's lifetime ended: its credit and cap room come back."""
         request = Request(terminal=hold.terminal)
         d = Draft(self.ledger, request, now, ANY_FAMILY)
         held = hold.outcome.amount
         self.give_back(d, hold, held - hold.given_back)
-        self._unuse(d, hold, held, 1)
+        redemptions.unuse(d, hold, held, 1)
         d.change(hold, "hold_state", "expired")
         outcome = Outcome(Code.APPROVED, amount=held, rrn=hold.outcome.rrn, message="hold expired")
         return Record(at=now, kind="hold_expiry", terminal=hold.terminal, outcome=outcome,
                       effects=tuple(d.effects), account_id=hold.account_id, branch=hold.branch,
                       invoice=hold.invoice, day=hold.day, ref=hold.outcome.rrn)
-
-
-def _less(room: int | None, used: int) -> int | None:
-    return None if room is None else room - used
