@@ -10,11 +10,12 @@ import math
 import os
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import config_program as rules
 from .program import (
     Caps,
     DiscountStep,
@@ -31,7 +32,9 @@ from .protocols.club8583 import available_profiles
 
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 PROTOCOLS = ("club8583",)
-ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs")
+ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
+             "services", "interval_rules", "discount_scale", "gift_cards", "vouchers")
+MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
 MAX_AMOUNT = 999_999_999_999  # DE4 is n12
 
 
@@ -53,8 +56,8 @@ class Group:
     invoice_cap: int | None = None
     invoice_cap_percent: int | None = None
     max_redemptions_per_day: int | None = None
-    earning: Earning = Earning()
-    points: Points = Points()
+    earning: Earning = field(default_factory=Earning)
+    points: Points = field(default_factory=Points)
     upgrade: Upgrade | None = None
     referral: Referral | None = None
     credit_expiry_days: int | None = None
@@ -112,8 +115,8 @@ class Config:
     services: dict[str, Service] = field(default_factory=dict)
     interval_rules: tuple[IntervalRule, ...] = ()
     discount_scale: tuple[DiscountStep, ...] = ()  # ascending by from_paid
-    gift_cards: GiftCards = GiftCards()
-    vouchers: Vouchers = Vouchers()
+    gift_cards: GiftCards = field(default_factory=GiftCards)
+    vouchers: Vouchers = field(default_factory=Vouchers)
 
     @property
     def default_group(self) -> Group:
@@ -140,10 +143,22 @@ class _Section:
         self.table: dict[str, Any] = table
         self.used: set[str] = set()
 
-    def fail(self, key: str, expected: str, got: Any = None) -> None:
-        name = f"{self.where}.{key}" if key and self.where else (key or self.where)
+    def name(self, key: str) -> str:
+        """The full key path of ``key`` in this table (``groups.silver.daily_cap``)."""
+        return f"{self.where}.{key}" if key and self.where else (key or self.where)
+
+    def fail(self, key: str, expected: str, got: Any = None) -> NoReturn:
         seen = "" if got is None else f", got {got!r}"
-        raise ConfigError(f"{self.path}: {name}: expected {expected}{seen}")
+        raise ConfigError(f"{self.path}: {self.name(key)}: expected {expected}{seen}")
+
+    def sub(self, key: str) -> _Section | None:
+        """The table under ``key``, read the same way; ``None`` when it is not there."""
+        table = self.get(key, dict)
+        return None if table is None else _Section(self.path, self.name(key), table)
+
+    def each(self, key: str) -> list[_Section]:
+        """The tables of the array of tables under ``key`` (``interval_rules[0]``, ...)."""
+        return [_Section(self.path, f"{self.name(key)}[{i}]", t) for i, t in enumerate(self.get(key, list, []))]
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
         self.used.add(key)
@@ -157,10 +172,12 @@ class _Section:
             self.fail(key, noun, value)
         return value
 
-    def amount(self, key: str, *, upper: int | None = None) -> int | None:
-        value = self.get(key, int)
-        if value is not None and (value < 0 or (upper is not None and value > upper)):
-            bound = f"from 0 to {upper}" if upper is not None else "0 or more"
+    def amount(self, key: str, *, upper: int | None = None, lower: int = 0, default: int | None = None,
+               required: bool = False) -> int | None:
+        """A whole number from ``lower`` (an amount: 0) up to ``upper`` (``None``: no end)."""
+        value = self.get(key, int, default, required=required)
+        if value is not None and (value < lower or (upper is not None and value > upper)):
+            bound = f"from {lower} to {upper}" if upper is not None else f"{lower} or more"
             self.fail(key, f"a whole number {bound}", value)
         return value
 
@@ -170,6 +187,17 @@ class _Section:
         if not (math.isfinite(value) and value > 0):
             self.fail(key, "a number more than 0", value)
         return float(value)
+
+    def unique(self, key: str, items: list[Any], identity: Callable[[Any], Any], what: str) -> None:
+        """Fail on the first item of ``items`` whose identity an earlier one has; ``key``
+        (``branches.id``) names the array and the field."""
+        array, _, name = key.partition(".")
+        seen: set[Any] = set()
+        for index, item in enumerate(items):
+            ident = identity(item)
+            if ident is not None and ident in seen:
+                self.fail(f"{array}[{index}].{name}", what, ident)
+            seen.add(ident)
 
     def done(self) -> None:
         unknown = sorted(set(self.table) - self.used)
@@ -213,13 +241,12 @@ def _store(path: str, table: Any) -> StoreSettings:
     return settings
 
 
-def _branch(path: str, index: int, table: Any) -> Branch:
-    s = _Section(path, f"branches[{index}]", table)
+def _branch(s: _Section, groups: dict[str, Group]) -> Branch:
     branch_id = s.get("id", str, required=True)
     if not 1 <= len(branch_id) <= 15:
         s.fail("id", "1 to 15 characters (DE42)", branch_id)
     cutoff = s.amount("day_cutoff_hour", upper=23) or 0
-    branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff)
+    branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff, rules.branch_caps(s, groups))
     s.done()
     return branch
 
@@ -240,16 +267,7 @@ def _listener(path: str, index: int, table: Any, profiles: frozenset[str]) -> Li
 
 def _group(path: str, name: str, table: Any) -> Group:
     s = _Section(path, f"groups.{name}", table)
-    group = Group(
-        name=name,
-        default=s.get("default", bool, False),
-        daily_cap=s.amount("daily_cap"),
-        invoice_cap=s.amount("invoice_cap"),
-        invoice_cap_percent=s.amount("invoice_cap_percent", upper=100),
-        max_redemptions_per_day=s.amount("max_redemptions_per_day"),
-    )
-    if group.invoice_cap is not None and group.invoice_cap_percent is not None:
-        s.fail("invoice_cap_percent", "either invoice_cap or invoice_cap_percent, not both")
+    group = Group(name=name, default=s.get("default", bool, False), **asdict(rules.caps(s)), **rules.group_rules(s))
     s.done()
     return group
 
@@ -263,6 +281,7 @@ def _groups(path: str, table: Any) -> dict[str, Group]:
     if len(defaults) != 1:
         found = f"{len(defaults)} ({', '.join(defaults)})" if defaults else "none"
         s.fail("", f"exactly one group with default = true, found {found}")
+    rules.check_upgrades(s, groups)
     return groups
 
 
@@ -277,17 +296,6 @@ def _profiles_dirs(root: _Section, base: Path) -> tuple[Path, ...]:
             root.fail(f"profiles_dirs[{index}]", f"a folder of firmware profiles ({directory} is not one)", entry)
         dirs.append(directory)
     return tuple(dirs)
-
-
-def _unique(root: _Section, key: str, items: list[Any], identity: Callable[[Any], Any], what: str) -> None:
-    """Fail on the first item of ``items`` whose identity an earlier one has; ``key`` names the field."""
-    array, _, name = key.partition(".")
-    seen: set[Any] = set()
-    for index, item in enumerate(items):
-        ident = identity(item)
-        if ident is not None and ident in seen:
-            root.fail(f"{array}[{index}].{name}", what, ident)
-        seen.add(ident)
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:
@@ -309,19 +317,56 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     # A misspelt table ("[group.silver]") is named as unknown, not as "groups is required".
     root.used.update(ROOT_KEYS)
     root.done()
-    dirs = _profiles_dirs(root, Path(name).resolve().parent)
+    base = Path(name).resolve().parent
+    dirs = _profiles_dirs(root, base)
     profiles = frozenset(available_profiles(dirs))
-    branches = [_branch(name, i, t) for i, t in enumerate(root.get("branches", list, []))]
-    _unique(root, "branches.id", branches, lambda b: b.id, "a branch id no other branch has")
+    store = _store(name, root.get("store", dict, required=True))
+    program = _program(name, root.get("program", dict, {}))
+    groups = _groups(name, root.get("groups", dict, required=True))
+    branches = [_branch(s, groups) for s in root.each("branches")]
+    root.unique("branches.id", branches, lambda b: b.id, "a branch id no other branch has")
     listeners = [_listener(name, i, t, profiles) for i, t in enumerate(root.get("listeners", list, []))]
-    _unique(root, "listeners.port", listeners, lambda li: f"{li.host}:{li.port}" if li.port else None,
-            "a host and port no other listener has")
+    root.unique("listeners.port", listeners, lambda li: f"{li.host}:{li.port}" if li.port else None,
+                "a host and port no other listener has")
     return Config(
         path=name,
-        store=_store(name, root.get("store", dict, required=True)),
-        program=_program(name, root.get("program", dict, {})),
+        store=store,
+        program=program,
         branches={b.id: b for b in branches},
         listeners=tuple(listeners),
-        groups=_groups(name, root.get("groups", dict, required=True)),
+        groups=groups,
         profiles_dirs=dirs,
+        services=rules.services(root, groups),
+        interval_rules=rules.interval_rules(root),
+        discount_scale=rules.discount_scale(root),
+        gift_cards=rules.gift_cards(root),
+        vouchers=rules.vouchers(root, base),
     )
+
+
+def voucher_key(config: Config) -> bytes:
+    """The key that hashes voucher PINs, from ``vouchers.key_file`` (its bytes, without trailing
+    white space) or ``vouchers.key_env`` (its UTF-8 value); at least 16 bytes.
+
+    A message never holds any of the key, only where it was looked for and what was wrong.
+    """
+    vouchers, s = config.vouchers, _Section(config.path, "vouchers", {})
+    if vouchers.key_file is not None:
+        key_name, where = "key_file", vouchers.key_file
+        try:
+            with open(where, "rb") as f:
+                key = f.read().rstrip()
+        except OSError as e:
+            s.fail(key_name, f"a readable key file of at least {MIN_VOUCHER_KEY} bytes "
+                             f"({where}: {e.strerror or type(e).__name__})")
+    elif vouchers.key_env is not None:
+        key_name, where = "key_env", f"the environment variable {vouchers.key_env}"
+        value = os.environ.get(vouchers.key_env)
+        if value is None:
+            s.fail(key_name, f"{where} to hold a key of at least {MIN_VOUCHER_KEY} bytes (it is not set)")
+        key = value.encode("utf-8", "surrogateescape")
+    else:
+        s.fail("", "[vouchers] key_file or key_env: the key that hashes voucher PINs is needed")
+    if len(key) < MIN_VOUCHER_KEY:
+        s.fail(key_name, f"a key of at least {MIN_VOUCHER_KEY} bytes ({where} holds {len(key)})")
+    return key
