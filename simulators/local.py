@@ -3,6 +3,7 @@ the benchmark, which all run the real ``terminal-gateway run`` as a child proces
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import time
@@ -48,7 +49,9 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path | None = None,
 
 CLINIC = """\
 # The simulated clinic: one branch in Tehran whose business day starts at 04:00, silver and
-# gold members, one listener per firmware family named.
+# gold members, one listener per firmware family named, and a club program: 5% cashback
+# (7% for gold), points doubled on Saturdays, silver to gold at 10,000,000 paid, three
+# referral levels, credit that expires after six months, a 0% check-up, gift cards.
 [store]
 url = "{url}"
 {store_extra}
@@ -66,17 +69,66 @@ default = true
 daily_cap = 200000
 invoice_cap = 100000
 max_redemptions_per_day = 5
+credit_expiry_months = 6
+
+[groups.silver.earning]
+percent = 5
+
+[groups.silver.points]
+per_invoice = 10
+step = {{ every = 100000, reward = 1 }}
+weekday_multipliers = {{ saturday = 2 }}
+value = 100
+
+[groups.silver.upgrade]
+to = "gold"
+min_paid = 10000000
+
+[groups.silver.referral]
+percents = [5, 2, 1]
 
 [groups.gold]
 daily_cap = 1000000
 invoice_cap_percent = 50
+credit_expiry_months = 6
+
+[groups.gold.earning]
+percent = 7
+
+[services.CHECKUP]
+cashback_percent = 0
+
+[services.IMPLANT]
+line_cap = 500000
+
+[[discount_scale]]
+from = 30000000
+percent = 5
+
+[gift_cards]
+validity_days = 365
+{vouchers}"""
+
+VOUCHERS = """
+[vouchers]
+key_file = "{key_file}"
 """
 
 
-def clinic_config(url: str, ports: Mapping[str, int] | None = None, poll_seconds: float | None = None) -> str:
+def clinic_config(url: str, ports: Mapping[str, int] | None = None, poll_seconds: float | None = None,
+                  voucher_key_file: Path | None = None) -> str:
     """The TOML configuration of the simulated clinic, for the demo and the tests: the store at
-    ``url``, a Club-8583 listener on each ``ports`` entry (profile name to port)."""
+    ``url``, a Club-8583 listener on each ``ports`` entry (profile name to port), vouchers
+    keyed by ``voucher_key_file`` (see ``write_voucher_key``) if one is given."""
     listeners = "".join(f'\n[[listeners]]\nprotocol = "club8583"\nprofile = "{profile}"\nport = {port}\n'
                         for profile, port in (ports or {}).items())
     store_extra = f"poll_seconds = {poll_seconds}\n" if poll_seconds is not None else ""
-    return CLINIC.format(url=url, store_extra=store_extra, branch=BRANCH, listeners=listeners)
+    vouchers = VOUCHERS.format(key_file=voucher_key_file) if voucher_key_file else ""
+    return CLINIC.format(url=url, store_extra=store_extra, branch=BRANCH, listeners=listeners, vouchers=vouchers)
+
+
+def write_voucher_key(path: Path) -> Path:
+    """A new random voucher PIN key at ``path``, readable by its owner only."""
+    path.touch(mode=0o600)
+    path.write_text(secrets.token_hex(32) + "\n")
+    return path
