@@ -54,6 +54,40 @@ class Reply:
     def tags(self) -> dict[str, str]:
         return de48.parse(self.fields["48"]) if self.fields.get("48") else {}
 
+    def _number(self, tag: str) -> int | None:
+        value = self.tags.get(tag)
+        return int(value) if value else None
+
+    @property
+    def earned(self) -> int | None:
+        """DE48 CE: credit an accrual earned (negative: what a return took back)."""
+        return self._number("CE")
+
+    @property
+    def points_earned(self) -> int | None:
+        """DE48 PE: points an accrual earned (negative: what a return took back)."""
+        return self._number("PE")
+
+    @property
+    def points(self) -> int | None:
+        """DE48 PT: the member's points balance."""
+        return self._number("PT")
+
+    @property
+    def group(self) -> str | None:
+        """DE48 TR: the member's group (tier)."""
+        return self.tags.get("TR")
+
+    @property
+    def discount(self) -> int | None:
+        """DE48 DP: the member's discount percentage."""
+        return self._number("DP")
+
+    @property
+    def expires(self) -> str | None:
+        """DE14, YYMM: an activated gift card's expiry."""
+        return self.fields.get("14")
+
 
 class TerminalLink(Protocol):
     """One TCP connection: requests framed out, responses matched back by DE41 + DE11."""
@@ -108,6 +142,9 @@ class Totals:
 
 
 Printer = Callable[[str], None]
+# DE48 response tags printed after the code and amount, with their labels.
+_SHOWN = (("AB", "balance"), ("CE", "earned"), ("PE", "points earned"), ("PT", "points"),
+          ("TR", "group"), ("DP", "discount %"))
 
 
 class SimulatedTerminal:
@@ -168,9 +205,10 @@ class SimulatedTerminal:
         card = mask_pan(fields.get("2")) or "-"
         asked = int(fields.get("4", "0") or 0)
         limit = f" {tags['RS']}" if "RS" in tags else ""
-        balance = f" balance {tags['AB']}" if "AB" in tags else ""
+        shown = "".join(f" {name} {tags[tag]}" for tag, name in _SHOWN if tag in tags)
+        expires = f" expires {reply.expires}" if reply.expires else ""
         self.printer(f"{datetime.now():%H:%M:%S} {self.tid} {label:<24} {card:<19} {asked:>9} -> "
-                     f"{reply.code} {reply.amount:>9}{limit}{balance}")
+                     f"{reply.code} {reply.amount:>9}{limit}{shown}{expires}")
 
     # -- the transactions ---------------------------------------------------------------
 
@@ -206,9 +244,33 @@ class SimulatedTerminal:
             self.totals.add("credits", amount)
         return request, reply
 
+    async def accrue(self, card: str, amount: int, invoice: str,
+                     lines: dict[str, int] | None = None) -> tuple[dict[str, str], Reply]:
+        """The invoice was paid: ``amount`` is the money paid, ``lines`` its service lines."""
+        tags = {"IN": invoice} | ({"SV": ";".join(f"{c}:{a}" for c, a in lines.items())} if lines else {})
+        request = self.fields("0200", "22", **self.money(card, amount, **tags))
+        return request, await self.send(request, "accrual")
+
+    async def accrual_return(self, card: str, amount: int, invoice: str) -> tuple[dict[str, str], Reply]:
+        """The paid invoice was refunded by ``amount``."""
+        request = self.fields("0200", "23", **self.money(card, amount, IN=invoice))
+        return request, await self.send(request, "accrual return")
+
+    async def top_up(self, card: str, pin: str) -> tuple[dict[str, str], Reply]:
+        """Redeem the voucher ``pin`` onto the card; the reply's amount is the voucher's value."""
+        request = self.fields("0200", "21", **{"2": card, "22": "021", "48": de48.build({"VP": pin})})
+        return request, await self.send(request, "top-up")
+
+    async def activate_gift(self, card: str, amount: int) -> tuple[dict[str, str], Reply]:
+        """Load ``amount`` onto an inactive gift card; the reply's ``expires`` is its expiry."""
+        request = self.fields("0200", "72", **self.money(card, amount))
+        return request, await self.send(request, "gift activation")
+
     async def reverse(self, original: dict[str, str], original_reply: Reply | None) -> Reply:
-        """Cancel ``original``; a reversal of an approved debit or credit counts in the batch."""
+        """Cancel ``original``; a reversal of an approved debit or credit counts in the batch.
+        A top-up names no amount, so its reversal names the one it was answered, if any."""
         elements = {de: original[de] for de in ("2", "3", "4", "49") if de in original}
+        elements.setdefault("4", f"{original_reply.amount if original_reply else 0:012d}")
         elements["90"] = original["t"][:3] + "0" + original["11"] + original["7"] + "0" * 22
         reply = await self.send(self.fields("0400", **elements), "reversal")
         if reply.approved and original_reply is not None and original_reply.approved:
@@ -258,6 +320,7 @@ async def random_day(terminal: SimulatedTerminal, cards: list[str], rng: random.
         elif roll < 0.55:
             request, reply = await terminal.redeem(card, amount, invoice, total=amount * 3)
             sales.append((card, request, reply))
+            await terminal.accrue(card, amount * 3 - reply.amount, invoice)  # the rest, paid in money
         elif roll < 0.70:
             _, hold = await terminal.redeem(card, amount, invoice, hold=True)
             if hold.approved:

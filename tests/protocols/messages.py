@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from terminal_gateway.protocols.club8583 import HostCodec, TerminalCodec, de48
 from terminal_gateway.protocols.framing import FrameBuffer
 from terminal_gateway.vocabulary import (
+    AccrualReturn,
+    Accrue,
+    ActivateGift,
     BalanceInquiry,
     BatchTotals,
     CardRef,
@@ -23,6 +27,7 @@ from terminal_gateway.vocabulary import (
     ServiceLine,
     SignOff,
     SignOn,
+    TopUp,
 )
 
 PAN = "4761739001010119"
@@ -34,6 +39,7 @@ SENT = "1125165300"
 KEY = f"{TERMINAL}:{STAN}:{SENT}"
 CURRENCY = 978
 RRN = "000000004711"
+VOUCHER_PIN = "98765432"
 # Elements every response echoes when the request had them (the contract's matching rule).
 ECHOED = ("2", "3", "7", "11", "41", "42", "49", "70")
 
@@ -126,8 +132,31 @@ TOTALS_FIELDS = {
 }
 
 
-def _reversal(mti: str, original: str = _ORIGINAL) -> dict[str, str]:
-    return card_request(mti, "00", **{"4": "000000001500", "90": original})
+def _reversal(mti: str, original: str = _ORIGINAL, kind: str = "00") -> dict[str, str]:
+    return card_request(mti, kind, **{"4": "000000001500", "90": original})
+
+
+_CARD = CardRef(pan=PAN)
+TOP_UP_FIELDS = {"22": "081", "48": de48.build({"VP": VOUCHER_PIN})}
+ACCRUAL_FIELDS = {"4": "000000045000", "48": invoice(SV="CONS:30000;XRAY:15000"), "49": "978"}
+_ACCRUE = dict(card=_CARD, amount=45000, invoice="INV-0042",
+               lines=(ServiceLine("CONS", 30000), ServiceLine("XRAY", 15000)), currency=CURRENCY)
+_TOPPED_UP = Outcome(Code.APPROVED, amount=50000, balance=150000, rrn=RRN, auth_code="004711")
+_TOP_UP_RESPONSE = {
+    "4": "000000050000",
+    "37": RRN,
+    "38": "004711",
+    "48": "AB006150000",
+    "54": "0002978C000000150000",
+}
+_ACCRUED = Outcome(Code.APPROVED, amount=45000, balance=102250, rrn=RRN, earned=2250,
+                   points_earned=45, points=1045, group="gold")
+_ACCRUAL_RESPONSE = {
+    "4": "000000045000",
+    "37": RRN,
+    "48": "AB006102250CE0042250PE00245PT0041045TR004gold",
+    "54": "0002978C000000102250",
+}
 
 
 CASES = [
@@ -233,16 +262,111 @@ CASES = [
         Outcome(Code.APPROVED, balance=123456, daily_remaining=5000),
         {"48": "AB006123456DL0045000", "54": "0002978C000000123456"},
     ),
+    Case(
+        "balance-with-points-and-tier",
+        card_request("0200", "31"),
+        BalanceInquiry(**common(), card=_CARD),
+        "0210",
+        Outcome(Code.APPROVED, balance=0, daily_remaining=0, points=1200, group="silver",
+                discount=10),
+        {"48": "AB0010DL0010PT0041200TR006silverDP00210", "54": "0002978C000000000000"},
+    ),
+    Case(
+        "top-up",
+        card_request("0200", "21", **TOP_UP_FIELDS),
+        TopUp(**common(), card=_CARD, pin=VOUCHER_PIN),
+        "0210",
+        _TOPPED_UP,
+        _TOP_UP_RESPONSE,
+    ),
+    Case(
+        "top-up-repeat",
+        card_request("0201", "21", **TOP_UP_FIELDS),
+        TopUp(**common(repeat=True), card=_CARD, pin=VOUCHER_PIN),
+        "0210",
+        _TOPPED_UP,
+        _TOP_UP_RESPONSE,
+    ),
+    Case(
+        "top-up-wrong-pin",  # no DE4 asked, none approved: none answered
+        card_request("0200", "21", **TOP_UP_FIELDS),
+        TopUp(**common(), card=_CARD, pin=VOUCHER_PIN),
+        "0210",
+        Outcome(Code.INVALID_PIN),
+    ),
+    Case(
+        "accrual",
+        card_request("0200", "22", **ACCRUAL_FIELDS),
+        Accrue(**common(), **_ACCRUE),
+        "0210",
+        _ACCRUED,
+        _ACCRUAL_RESPONSE,
+    ),
+    Case(
+        "accrual-repeat-without-currency",
+        without(card_request("0201", "22", **ACCRUAL_FIELDS), "49"),
+        Accrue(**common(repeat=True), **{**_ACCRUE, "currency": None}),
+        "0210",
+        _ACCRUED,
+        _ACCRUAL_RESPONSE,
+    ),
+    Case(
+        "accrual-return",
+        card_request("0200", "23", **{"4": "000000009000", "48": invoice(), "49": "978"}),
+        AccrualReturn(**common(), card=_CARD, amount=9000, invoice="INV-0042", currency=CURRENCY),
+        "0210",
+        Outcome(Code.APPROVED, amount=9000, balance=101800, rrn=RRN, earned=-450,
+                points_earned=-9, points=1036),
+        {
+            "4": "000000009000",
+            "37": RRN,
+            "48": "AB006101800CE004-450PE002-9PT0041036",
+            "54": "0002978C000000101800",
+        },
+    ),
+    Case(
+        "accrual-return-without-currency",
+        card_request("0200", "23", **{"4": "000000009000", "48": invoice()}),
+        AccrualReturn(**common(), card=_CARD, amount=9000, invoice="INV-0042"),
+        "0210",
+        Outcome(Code.ORIGINAL_NOT_FOUND),
+        {"4": "000000000000"},
+    ),
+    Case(
+        "gift-activation",
+        card_request("0200", "72", **{"4": "000001000000", "49": "978"}),
+        ActivateGift(**common(), card=_CARD, amount=1000000, currency=CURRENCY),
+        "0210",
+        Outcome(Code.APPROVED, amount=1000000, balance=1000000, rrn=RRN, auth_code="004711",
+                expires_on=date(2026, 11, 30)),
+        {
+            "4": "000001000000",
+            "14": "2611",
+            "37": RRN,
+            "38": "004711",
+            "48": "AB0071000000",
+            "54": "0002978C000001000000",
+        },
+    ),
+    Case(
+        "gift-activation-of-an-active-card",
+        card_request("0200", "72", **{"4": "000001000000"}),
+        ActivateGift(**common(), card=_CARD, amount=1000000),
+        "0210",
+        Outcome(Code.NOT_PERMITTED_CARD),
+        {"4": "000000000000"},
+    ),
     *(
         Case(
-            f"type-{kind}-not-yet",
-            card_request("0200", kind, **{"4": "000000001500", "48": invoice(VP="1234")}),
-            Code.INVALID_TRANSACTION,
-            "0210",
-            Outcome(Code.INVALID_TRANSACTION),
+            f"reversal-of-type-{kind}",
+            _reversal(mti, kind=kind),
+            Reverse(**common(), original_key=f"{TERMINAL}:000122:1125165200", card=_CARD,
+                    amount=1500, advice=mti == "0420"),
+            {"0400": "0410", "0420": "0430"}[mti],
+            APPROVED,
             {"4": "000000000000"},
         )
-        for kind in ("21", "22", "23", "72")
+        for kind, mti in (("21", "0400"), ("22", "0420"), ("23", "0400"), ("72", "0420"))
     ),
     Case(
         "reversal",

@@ -18,21 +18,27 @@ from terminal_gateway.protocols.club8583 import (
     de48,
 )
 from terminal_gateway.protocols.club8583.profile import Spec
-from terminal_gateway.vocabulary import Code, Outcome, mask_pan
+from terminal_gateway.vocabulary import Code, Malformed, Outcome, mask_pan
 
 from .messages import (
+    ACCRUAL_FIELDS,
     BRANCH,
     PAN,
     REDEEM_FIELDS,
+    TOP_UP_FIELDS,
     TOTALS_FIELDS,
+    VOUCHER_PIN,
     card_request,
     invoice,
     request,
     without,
 )
 
-VOUCHER_PIN = "98765432"
 REDEEM = card_request("0200", "00", **REDEEM_FIELDS)
+TOP_UP = card_request("0200", "21", **TOP_UP_FIELDS)
+ACCRUAL = card_request("0200", "22", **ACCRUAL_FIELDS)
+ACCRUAL_RETURN = card_request("0200", "23", **{"4": "000000009000", "48": invoice()})
+GIFT = card_request("0200", "72", **{"4": "000001000000"})
 
 
 def _decode(host: HostCodec, terminal: TerminalCodec, fields: dict[str, str]) -> Decoded:
@@ -72,6 +78,26 @@ def _answer(host: HostCodec, terminal: TerminalCodec, decoded: Decoded) -> dict[
         (without(card_request("0400", "00", **{"4": "000000000100"}), "90"),
          Code.FORMAT_ERROR, "DE90: missing"),
         (without(REDEEM, "2"), Code.FORMAT_ERROR, "DE2: missing (and no DE35 or DE48 PH)"),
+        (without(TOP_UP, "48"), Code.FORMAT_ERROR, "DE48 VP: missing"),
+        ({**TOP_UP, "48": "VP000"}, Code.FORMAT_ERROR, "DE48 VP: missing"),
+        ({**TOP_UP, "48": de48.build({"VP": "1234ABCD"})}, Code.FORMAT_ERROR,
+         "DE48 VP: expected digits"),
+        ({**TOP_UP, "48": de48.build({"VP": " 1234"})}, Code.FORMAT_ERROR, "DE48 VP: expected digits"),
+        (without(TOP_UP, "2"), Code.FORMAT_ERROR, "DE2: missing (and no DE35 or DE48 PH)"),
+        (without(ACCRUAL, "48"), Code.FORMAT_ERROR, "DE48 IN: missing"),
+        ({**ACCRUAL, "48": de48.build({"SV": "CONS:30000"})}, Code.FORMAT_ERROR, "DE48 IN: missing"),
+        ({**ACCRUAL, "48": de48.build({"IN": "I" * 33})}, Code.FORMAT_ERROR,
+         "DE48 IN: longer than 32"),
+        ({**ACCRUAL, "48": invoice(SV="CONS")}, Code.FORMAT_ERROR, "DE48 SV: expected CODE:AMOUNT;..."),
+        (without(ACCRUAL, "4"), Code.FORMAT_ERROR, "DE4: missing"),
+        ({**ACCRUAL, "49": "97A"}, Code.FORMAT_ERROR, "DE49: expected 3 digits, got '97A'"),
+        (without(ACCRUAL_RETURN, "48"), Code.FORMAT_ERROR, "DE48 IN: missing"),
+        (without(ACCRUAL_RETURN, "4"), Code.FORMAT_ERROR, "DE4: missing"),
+        (without(GIFT, "4"), Code.FORMAT_ERROR, "DE4: missing"),
+        ({**GIFT, "4": "00000100000A"}, Code.FORMAT_ERROR,
+         "DE4: expected 12 digits, got '00000100000A'"),
+        (card_request("0400", "31", **{"4": "000000000000", "90": "0200" + "0" * 38}),
+         Code.INVALID_TRANSACTION, "DE3: transaction type 31 not handled"),
     ],
 )
 def test_answered_with_a_reason(
@@ -152,13 +178,26 @@ def test_garbage_is_undecodable_with_a_position(host: HostCodec) -> None:
     assert "at byte 0" in str(raised.value)
 
 
-def test_pan_and_pin_never_appear_in_reasons(host: HostCodec, terminal: TerminalCodec) -> None:
+def _journalled(decoded: Decoded) -> Malformed:
+    """The ``Malformed`` request the TCP driver makes of an error, to be journalled."""
+    assert decoded.error is not None
+    return Malformed(terminal=decoded.context.echo.get("41", "").rstrip(), code=decoded.error,
+                     reason=decoded.reason)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{**REDEEM, "48": invoice(VP=VOUCHER_PIN, SV="CONS:30000")}, TOP_UP],
+    ids=["redeem", "top-up"],
+)
+def test_pan_and_pin_never_appear_in_reasons(
+    host: HostCodec, terminal: TerminalCodec, fields: dict[str, str]
+) -> None:
     """Every truncation and every one-byte corruption of a request holding both."""
-    fields = {**REDEEM, "48": invoice(VP=VOUCHER_PIN, SV="CONS:30000")}
     body = terminal.encode(fields)
     variants = [body[:n] for n in range(len(body))]
     variants += [body[:i] + bytes([b]) + body[i + 1 :] for i in range(len(body)) for b in (0x3A, 0xFF)]
-    reasons = []
+    reasons, shown = [], []  # shown: may hold the PAN (a request's repr), never the PIN
     for variant in variants:
         try:
             decoded = host.decode(variant)
@@ -167,6 +206,45 @@ def test_pan_and_pin_never_appear_in_reasons(host: HostCodec, terminal: Terminal
         else:
             reasons.append(decoded.reason)
             reasons.append(repr(decoded.context))
+            if decoded.error is not None:
+                reasons.append(repr(_journalled(decoded)))
+            shown.append(repr(decoded))
     assert len(reasons) > len(body)
     leaks = [reason for reason in reasons if PAN in reason or VOUCHER_PIN in reason]
     assert leaks == []
+    assert [text for text in shown if VOUCHER_PIN in text] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({**TOP_UP, "2": PAN[:-1] + "A"}, f"DE2: expected up to 19 digits, got {mask_pan(PAN[:-1] + 'A')!r}"),
+        ({**TOP_UP, "3": "21000A"}, "DE3: expected 6 digits, got '21000A'"),
+        ({**TOP_UP, "7": "11251653AB"}, "DE7: expected 10 digits, got '11251653AB'"),
+        ({**TOP_UP, "42": " " * 15}, "DE42: blank"),
+        ({**TOP_UP, "48": TOP_UP["48"] + "SV0x3"}, "DE48: SV: length is not 3 digits at offset 13"),
+        ({**TOP_UP, "48": TOP_UP["48"] * 2}, "DE48: VP: repeated at offset 13"),
+        ({**TOP_UP, "48": TOP_UP["48"] + "IN099ABC"}, "DE48: IN: length 99 runs past the end at offset 13"),
+        ({**TOP_UP, "48": de48.build({"VP": VOUCHER_PIN + "A"})}, "DE48 VP: expected digits"),
+    ],
+)
+def test_a_malformed_top_up_never_shows_its_pin(
+    host: HostCodec, terminal: TerminalCodec, fields: dict[str, str], reason: str
+) -> None:
+    """The PIN (DE48 VP) is in the frame; whatever else is wrong, it is in no reason, no repr,
+    no journalled request and no answer."""
+    decoded = _decode(host, terminal, fields)
+    assert (decoded.request, decoded.error, decoded.reason) == (None, Code.FORMAT_ERROR, reason)
+    malformed = _journalled(decoded)
+    answer = host.encode(decoded.context, Outcome(malformed.code, message=malformed.reason))
+    for text in (decoded.reason, repr(decoded), repr(malformed), str(malformed), answer.hex()):
+        assert VOUCHER_PIN not in text
+    assert VOUCHER_PIN.encode() not in answer
+
+
+def test_a_top_up_keeps_its_pin_out_of_every_repr(host: HostCodec, terminal: TerminalCodec) -> None:
+    decoded = _decode(host, terminal, TOP_UP)
+    assert decoded.request is not None
+    assert decoded.request.pin == VOUCHER_PIN  # type: ignore[attr-defined]
+    assert VOUCHER_PIN not in repr(decoded)
+    assert VOUCHER_PIN.encode() not in host.encode(decoded.context, Outcome(Code.INVALID_PIN))

@@ -4,14 +4,17 @@ an answer where pyiso8583 would have raised."""
 from __future__ import annotations
 
 import string
+from datetime import date
 
 import iso8583
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terminal_gateway.protocols.club8583 import available_profiles, load_profile
+from terminal_gateway.protocols.club8583 import ResponseContext, available_profiles, load_profile
 from terminal_gateway.protocols.club8583.elements import ELEMENTS
 from terminal_gateway.protocols.club8583.fastwire import Miss, compile_fast
+from terminal_gateway.protocols.club8583.responses import ECHOED, response_fields
+from terminal_gateway.vocabulary import Code, Limit, Outcome
 
 PROFILES = [load_profile(name) for name in available_profiles()]
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
@@ -42,6 +45,42 @@ def messages(draw: st.DrawFn, profile) -> dict[str, str]:
     return doc
 
 
+def amounts(signed: bool = False) -> st.SearchStrategy[int | None]:
+    top = 10**12 - 1
+    return st.none() | st.integers(-top if signed else 0, top)
+
+
+@st.composite
+def responses(draw: st.DrawFn, profile) -> dict[str, str]:
+    """What the gateway sends: elements built from an ``Outcome`` with every optional field
+    (DE14 from an expiry, DE48 with signed CE/PE, PT, TR, DP), as the codec builds them."""
+    packed = profile.spec["2"]["data_enc"] == "b"
+    echoed = draw(st.sets(st.sampled_from(ECHOED)))
+    context = ResponseContext(
+        mti=draw(st.sampled_from(["0100", "0200", "0201", "0220", "0400", "0421", "0500", "0800"])),
+        echo={de: draw(value_of(int(de), packed)) for de in echoed},
+        tpdu=draw(st.binary(min_size=5, max_size=5)).hex().upper() if profile.tpdu else None,
+        batch=draw(st.none() | st.text(string.digits, min_size=6, max_size=6)),
+        has_amount=draw(st.booleans()),
+    )
+    outcome = Outcome(
+        draw(st.sampled_from(Code)),
+        amount=draw(st.integers(0, 10**12 - 1)),
+        balance=draw(amounts(signed=True)),
+        daily_remaining=draw(amounts()),
+        limit=draw(st.none() | st.sampled_from(Limit)),
+        rrn=draw(st.none() | st.text(string.digits, min_size=12, max_size=12)),
+        auth_code=draw(st.none() | st.text(string.ascii_uppercase + string.digits, min_size=6, max_size=6)),
+        earned=draw(amounts(signed=True)),
+        points_earned=draw(amounts(signed=True)),
+        points=draw(amounts()),
+        group=draw(st.none() | st.text(PRINTABLE, max_size=32)),
+        discount=draw(st.none() | st.integers(0, 100)),
+        expires_on=draw(st.none() | st.dates(date(2000, 1, 1), date(2099, 12, 31))),
+    )
+    return response_fields(context, outcome, 978)
+
+
 def reference_decode(body: bytes, spec) -> dict[str, str] | None:
     try:
         return iso8583.decode(body, spec)[0]
@@ -49,13 +88,13 @@ def reference_decode(body: bytes, spec) -> dict[str, str] | None:
         return None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.data())
 def test_valid_messages_encode_and_decode_exactly_as_pyiso8583(data: st.DataObject) -> None:
     for profile in PROFILES:
         fast = compile_fast(profile.spec)
         assert fast is not None, f"{profile.name}: the bundled profiles all have a fast path"
-        doc = data.draw(messages(profile))
+        doc = data.draw(messages(profile) | responses(profile))
         expected = bytes(iso8583.encode(dict(doc), profile.spec)[0])
         assert fast.pack(doc) == expected
         assert fast.unpack(expected) == iso8583.decode(expected, profile.spec)[0]
@@ -66,7 +105,8 @@ def test_valid_messages_encode_and_decode_exactly_as_pyiso8583(data: st.DataObje
 def test_damaged_messages_are_never_accepted_where_pyiso8583_refuses(data: st.DataObject) -> None:
     for profile in PROFILES:
         fast = compile_fast(profile.spec)
-        body = bytearray(iso8583.encode(dict(data.draw(messages(profile))), profile.spec)[0])
+        doc = data.draw(messages(profile) | responses(profile))
+        body = bytearray(iso8583.encode(dict(doc), profile.spec)[0])
         for _ in range(data.draw(st.integers(1, 3))):
             position = data.draw(st.integers(0, len(body)))
             action = data.draw(st.sampled_from(["flip", "cut", "insert"]))

@@ -6,9 +6,20 @@ gateway, and checks the gateway's answer byte for byte.
 
 from __future__ import annotations
 
+from datetime import date
+
 from terminal_gateway.protocols.club8583 import HostCodec, TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
-from terminal_gateway.vocabulary import CardRef, Code, Outcome, Redeem, SignOn
+from terminal_gateway.vocabulary import (
+    AccrualReturn,
+    ActivateGift,
+    CardRef,
+    Code,
+    Outcome,
+    Redeem,
+    SignOn,
+    TopUp,
+)
 
 from .messages import BRANCH, CURRENCY, ODD_PAN, SENT, STAN, TERMINAL, common, request, without
 
@@ -159,6 +170,101 @@ def test_club_t3_sign_on() -> None:
         b"0400000000000000"
         + SENT.encode() + STAN.encode() + b"00" + TERMINAL.encode()
         + b"001"
+    )
+
+
+def test_club_t1_top_up() -> None:
+    """No DE4 asked; the voucher's value answered in DE4, the PIN never echoed."""
+    host, terminal, frames = _codecs("club-t1")
+    wire = _hex(
+        "0049",  # 73 bytes follow
+        "60 0012 0034 0200",
+        "62 20 00 00 00 C1 00 00",  # 2 3 7 11 41 42 48
+        "15 0378282246310005",
+        "210000",  # DE3: type 21, voucher top-up
+        "1125165300 000123",
+        ASCII_TEXT,
+        "0013",
+        b"VP00898765432".hex(),  # DE48 VP: the PIN
+    )
+    fields = request("0200", **{"h": "6000120034", "2": ODD_PAN, "3": "210000", "42": BRANCH,
+                                "48": "VP00898765432"})
+    assert frames.frame(terminal.encode(fields)) == wire
+
+    (body,) = frames.feed(wire)
+    decoded = host.decode(body)
+    assert decoded.request == TopUp(**common(), card=CardRef(pan=ODD_PAN), pin="98765432")
+    outcome = Outcome(Code.APPROVED, amount=50000, balance=150000, rrn="000000000001",
+                      auth_code="A1B2C3")
+    assert host.encode(decoded.context, outcome) == _hex(
+        "6000340012 0210",
+        "72 20 00 00 0E C1 04 00",  # + 4, 37 38 39, 54; no 48 VP, no 49
+        "15 0378282246310005",
+        "210000 000000050000 1125165300 000123",
+        b"000000000001A1B2C300".hex(),
+        ASCII_TEXT,
+        "0011",
+        b"AB006150000".hex(),
+        "0020",
+        b"0002978C000000150000".hex(),
+    )
+
+
+def test_club_t1_gift_activation_answers_the_expiry_in_bcd() -> None:
+    host, terminal, _ = _codecs("club-t1")
+    fields = request("0200", **{"h": "6000120034", "2": ODD_PAN, "3": "720000",
+                                "4": "000001000000", "42": BRANCH, "49": "978"})
+    decoded = host.decode(terminal.encode(fields))
+    assert decoded.request == ActivateGift(**common(), card=CardRef(pan=ODD_PAN), amount=1000000,
+                                           currency=CURRENCY)
+    outcome = Outcome(Code.APPROVED, amount=1000000, balance=1000000, rrn="000000000001",
+                      auth_code="A1B2C3", expires_on=date(2026, 11, 30))
+    assert host.encode(decoded.context, outcome) == _hex(
+        "6000340012 0210",
+        "72 24 00 00 0E C1 84 00",  # 2 3 4 7, 11 14, 37 38 39, 41 42 48, 49 54
+        "15 0378282246310005",
+        "720000 000001000000 1125165300 000123",
+        "2611",  # DE14: YYMM, n4 as two BCD bytes
+        b"000000000001A1B2C300".hex(),
+        ASCII_TEXT,
+        "0012",
+        b"AB0071000000".hex(),
+        "0978",
+        "0020",
+        b"0002978C000001000000".hex(),
+    )
+
+
+def test_club_t2_accrual_return_answers_negative_earnings() -> None:
+    host, terminal, frames = _codecs("club-t2")
+    wire = (
+        b"\x00\x6e"  # 110
+        b"0200"
+        b"7220000000C10000"  # 2 3 4 7 11 41 42 48
+        b"15378282246310005"
+        b"230000" b"000000009000" b"1125165300" b"000123"
+        + (TERMINAL + BRANCH).encode()
+        + b"013IN008INV-0042"
+    )
+    fields = request("0200", **{"2": ODD_PAN, "3": "230000", "4": "000000009000", "42": BRANCH,
+                                "48": "IN008INV-0042"})
+    assert frames.frame(terminal.encode(fields)) == wire
+
+    (body,) = frames.feed(wire)
+    decoded = host.decode(body)
+    assert decoded.request == AccrualReturn(**common(), card=CardRef(pan=ODD_PAN), amount=9000,
+                                            invoice="INV-0042")
+    outcome = Outcome(Code.APPROVED, amount=9000, balance=101800, rrn="000000000002",
+                      earned=-450, points_earned=-9, points=1036)
+    assert host.encode(decoded.context, outcome) == (
+        b"0210"
+        b"722000000AC10400"  # + 37 39, 54
+        b"15378282246310005"
+        b"230000" b"000000009000" b"1125165300" b"000123"
+        b"000000000002" b"00"
+        + (TERMINAL + BRANCH).encode()
+        + b"036AB006101800CE004-450PE002-9PT0041036"
+        b"0200002978C000000101800"
     )
 
 

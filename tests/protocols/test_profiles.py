@@ -62,6 +62,16 @@ def test_spec_covers_every_element(profile: Profile) -> None:
     assert {"h", "t", "p", "1"} | {str(de) for de in ELEMENTS} <= profile.spec.keys()
 
 
+def test_expiry_date_is_n4_in_every_family(profile: Profile) -> None:
+    """DE14 (YYMM, a gift card's expiry): two BCD bytes in club-t1, four digits elsewhere."""
+    spec = profile.spec["14"]
+    assert (spec["len_type"], spec["max_len"]) == (0, 4)
+    packed = profile.name == "club-t1"
+    assert (spec["data_enc"], spec.get("len_count", "bytes")) == (
+        ("b", "nibbles") if packed else ("ascii", "bytes")
+    )
+
+
 def test_a_fourth_family_is_a_file(tmp_path: Path) -> None:
     profile = load_profile("club-t4", [_write(tmp_path, "club-t4", CLONE)])
     assert "club-t4" in available_profiles([tmp_path])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from datetime import date
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,9 +15,18 @@ from terminal_gateway.protocols.club8583 import (
     de48,
     load_profile,
 )
-from terminal_gateway.vocabulary import CardRef, Code, Limit, Outcome, Redeem, ServiceLine
+from terminal_gateway.vocabulary import (
+    AccrualReturn,
+    Accrue,
+    CardRef,
+    Code,
+    Limit,
+    Outcome,
+    Redeem,
+    ServiceLine,
+)
 
-from .messages import CURRENCY, exchange
+from .messages import CURRENCY, card_request, common, exchange
 
 # Every family in each example, rather than a parametrized fixture: pytest-twisted (loaded
 # for the driver tests) re-wraps a @given test once per parametrization and breaks it.
@@ -130,3 +140,53 @@ def test_any_redeem_round_trips(
         answered = de48.parse(response["48"])
         assert (int(answered["AB"]), answered.get("RS")) == (outcome.balance, outcome.limit)
         assert response["54"] == f"0002{CURRENCY}{sign}{abs(outcome.balance):012d}"
+
+
+@given(
+    kind=st.sampled_from(["22", "23"]),
+    repeat=st.booleans(),
+    pan=digits(1, 19),
+    amount=st.integers(0, MAX_N12),
+    invoice=ans(1, 32),
+    currency=st.none() | digits(3, 3),
+    earned=st.integers(-MAX_N12, MAX_N12),
+    points_earned=st.integers(-MAX_N12, MAX_N12),
+    points=st.none() | st.integers(0, MAX_N12),
+    group=st.none() | ans(0, 32),
+    expires_on=st.none() | st.dates(date(2000, 1, 1), date(2099, 12, 31)),
+)
+def test_any_accrual_or_return_round_trips(
+    kind: str,
+    repeat: bool,
+    pan: str,
+    amount: int,
+    invoice: str,
+    currency: str | None,
+    earned: int,
+    points_earned: int,
+    points: int | None,
+    group: str | None,
+    expires_on: date | None,
+) -> None:
+    """Types 22 and 23, and an outcome with every new field: earnings (signed), points,
+    group and an expiry (DE14), in every family."""
+    elements = {"2": pan, "4": f"{amount:012d}", "48": de48.build({"IN": invoice})}
+    fields = card_request("0201" if repeat else "0200", kind, **elements)
+    if currency is not None:
+        fields["49"] = currency
+    kind_of = Accrue if kind == "22" else AccrualReturn
+    expected = kind_of(**common(repeat=repeat), card=CardRef(pan=pan), amount=amount, invoice=invoice,
+                       currency=None if currency is None else int(currency))
+    outcome = Outcome(Code.APPROVED, amount=amount, earned=earned, points_earned=points_earned,
+                      points=points, group=group, expires_on=expires_on)
+
+    for host, terminal in CODECS:
+        decoded = exchange(host, terminal, fields)
+        assert decoded.request == expected
+
+        response = terminal.decode(host.encode(decoded.context, outcome))
+        assert (response["t"], response["4"], response["39"]) == ("0210", fields["4"], "00")
+        answered = de48.parse(response["48"])
+        assert (int(answered["CE"]), int(answered["PE"])) == (earned, points_earned)
+        assert (answered.get("PT"), answered.get("TR")) == (None if points is None else str(points), group)
+        assert response.get("14") == (None if expires_on is None else f"{expires_on:%y%m}")

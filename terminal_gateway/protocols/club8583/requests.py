@@ -2,7 +2,8 @@
 
 Input is the decoded element dict (strings, as pyiso8583 gives them). The result is one
 vocabulary ``Request``, or ``Rejected`` with the code to answer and a reason that names the
-element, for the terminal vendor's log. Reasons mask card numbers and never quote DE48.
+element, for the terminal vendor's log. Reasons mask card numbers and never quote DE48: it
+may carry a voucher PIN (VP), which goes nowhere but into ``TopUp.pin``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from functools import partial
 from typing import Any
 
 from ...vocabulary import (
+    AccrualReturn,
+    Accrue,
+    ActivateGift,
     BalanceInquiry,
     BatchTotals,
     CardRef,
@@ -26,6 +30,7 @@ from ...vocabulary import (
     ServiceLine,
     SignOff,
     SignOn,
+    TopUp,
     mask_pan,
 )
 from . import de48
@@ -144,10 +149,21 @@ def _network(f: _Fields, common: dict[str, Any]) -> Request:
     return kind(**common)
 
 
-def _redeem(f: _Fields, common: dict[str, Any], *, hold: bool) -> Request:
+def _invoice(f: _Fields) -> str:
+    """DE48 IN, ans..32."""
     invoice = f.tag("IN")
     if len(invoice) > _INVOICE_MAX:
         raise Rejected(Code.FORMAT_ERROR, f"DE48 IN: longer than {_INVOICE_MAX}")
+    return invoice
+
+
+def _money(f: _Fields) -> dict[str, Any]:
+    """The card, DE4 and an optional DE49: what every request that moves an amount names."""
+    return {"card": f.card(), "amount": f.number("4"), "currency": f.optional_number("49")}
+
+
+def _redeem(f: _Fields, common: dict[str, Any], *, hold: bool) -> Request:
+    invoice = _invoice(f)
     return Redeem(
         **common,
         card=f.card(),
@@ -162,13 +178,27 @@ def _redeem(f: _Fields, common: dict[str, Any], *, hold: bool) -> Request:
 
 def _by_rrn(kind: type[Complete | Refund], f: _Fields, common: dict[str, Any]) -> Request:
     """Completion and refund: an amount against an earlier transaction named by DE37."""
-    return kind(
-        **common,
-        card=f.card(),
-        amount=f.number("4"),
-        rrn=f.text("37"),
-        currency=f.optional_number("49"),
-    )
+    return kind(**common, **_money(f), rrn=f.text("37"))
+
+
+def _accrue(f: _Fields, common: dict[str, Any]) -> Request:
+    """Type 22: DE4 is the money paid on the invoice DE48 IN; DE48 SV its lines."""
+    return Accrue(**common, **_money(f), invoice=_invoice(f), lines=f.lines())
+
+
+def _accrual_return(f: _Fields, common: dict[str, Any]) -> Request:
+    """Type 23: DE4 is the money refunded on the paid invoice DE48 IN."""
+    return AccrualReturn(**common, **_money(f), invoice=_invoice(f))
+
+
+def _activate_gift(f: _Fields, common: dict[str, Any]) -> Request:
+    """Type 72: load DE4 onto the gift card."""
+    return ActivateGift(**common, **_money(f))
+
+
+def _top_up(f: _Fields, common: dict[str, Any]) -> Request:
+    """Type 21: the voucher PIN is DE48 VP, digits; no DE4 (the voucher says how much)."""
+    return TopUp(**common, card=f.card(), pin=f.tag_digits("VP"))
 
 
 def _balance(f: _Fields, common: dict[str, Any]) -> Request:
@@ -197,6 +227,8 @@ def _reconcile(f: _Fields, common: dict[str, Any]) -> Request:
 
 _NETWORK: dict[str, type[SignOn | SignOff | Echo]] = {"001": SignOn, "002": SignOff, "301": Echo}
 
+# What a reversal (0400, 0420) may undo: the DE3 types of the originals it names.
+_REVERSIBLE = ("00", "20", "21", "22", "23", "72")
 # MTI without its last digit (which only says "repeat") -> the DE3 transaction types it
 # takes (None: DE3 plays no part) -> builder. A type missing here is answered 12.
 _TRANSACTIONS: dict[str, dict[str | None, Builder]] = {
@@ -205,11 +237,15 @@ _TRANSACTIONS: dict[str, dict[str | None, Builder]] = {
     "020": {
         "00": partial(_redeem, hold=False),
         "20": partial(_by_rrn, Refund),
+        "21": _top_up,
+        "22": _accrue,
+        "23": _accrual_return,
         "31": _balance,
+        "72": _activate_gift,
     },
     "022": {"00": partial(_by_rrn, Complete)},
-    "040": dict.fromkeys(("00", "20"), partial(_reverse, advice=False)),
-    "042": dict.fromkeys(("00", "20"), partial(_reverse, advice=True)),
+    "040": dict.fromkeys(_REVERSIBLE, partial(_reverse, advice=False)),
+    "042": dict.fromkeys(_REVERSIBLE, partial(_reverse, advice=True)),
     "050": {None: _reconcile},
 }
 

@@ -19,14 +19,22 @@ __all__ = ["ECHOED", "ResponseContext", "response_fields"]
 # Request elements every response carries back when the request had them: the terminal
 # matches responses by DE41 + DE11, not by order.
 ECHOED = ("2", "3", "7", "11", "41", "42", "49", "70")
-# MTI classes whose responses carry DE4 (the approved amount).
+# MTI classes whose responses carry DE4 (the approved amount): when the request had DE4, and
+# when it had none but something was approved (a top-up answers with the voucher's value).
 _MONETARY = frozenset({"010", "020", "022", "040", "042"})
 _AVAILABLE_BALANCE = "0002"  # DE54 block: account type 00, amount type 02
+# DE48 response tags, in the order they are written, and the ``Outcome`` field each carries.
+# Numbers are written in decimal, a negative one (what an accrual return took back) with "-".
 _OUTCOME_TAGS = (
     ("AB", "balance"),
     ("DL", "daily_remaining"),
     ("IL", "invoice_remaining"),
     ("RS", "limit"),
+    ("CE", "earned"),
+    ("PE", "points_earned"),
+    ("PT", "points"),
+    ("TR", "group"),
+    ("DP", "discount"),
 )
 
 
@@ -63,6 +71,8 @@ def response_fields(context: ResponseContext, outcome: Outcome, currency: int) -
         doc["37"] = outcome.rrn
     if outcome.auth_code is not None:
         doc["38"] = outcome.auth_code
+    if outcome.expires_on is not None:
+        doc["14"] = f"{outcome.expires_on:%y%m}"  # YYMM
     tags = [
         (tag, str(value))
         for tag, name in _OUTCOME_TAGS
