@@ -35,6 +35,7 @@ setup(
         "alembic>=1.13,<2",
         "cryptography>=42,<49",
         "tzdata>=2024.1",
+        "openpyxl>=3.1,<4",
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1,<4"],

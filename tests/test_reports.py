@@ -28,7 +28,17 @@ import pytest
 from terminal_gateway.simulators.local import clinic_config
 from terminal_gateway.store import Store, StoreError, reports
 from terminal_gateway.store.reports import Calendar, DailyReport, Figures
-from terminal_gateway.vocabulary import CardRef, Code, Complete, Limit, Redeem, Refund, Reverse, TerminalFamily
+from terminal_gateway.vocabulary import (
+    CardRef,
+    Code,
+    Complete,
+    Limit,
+    Redeem,
+    Refund,
+    Reverse,
+    TerminalFamily,
+    mask_pan,
+)
 
 from .store import conftest as store_fixtures
 from .store.clinic import START, TID, Clinic, card_number
@@ -146,7 +156,7 @@ def test_terminal_report(store: Store) -> None:
 
 def test_member_report_is_newest_first_and_bounded_by_time(store: Store) -> None:
     journal = make_journal(store)
-    rows = store.report(lambda conn: reports.member(conn, journal.a.pan or "", START))
+    rows = member(store, journal.a.pan or "", START).rows
     assert [(r.terminal, r.kind, r.requested, r.approved, r.code, r.limit) for r in rows] == [
         (T2, "hold", 15_000, 15_000, "00", None),
         (T2, "complete", 12_000, 12_000, "00", None),
@@ -161,10 +171,14 @@ def test_member_report_is_newest_first_and_bounded_by_time(store: Store) -> None
         (T1, "redeem", 40_000, 40_000, "00", None),
     ]
     assert all(r.rrn for r in rows if r.kind in ("redeem", "hold", "refund") and r.code == "00")
-    everything = store.report(lambda conn: reports.member(conn, journal.a.pan or "", START - timedelta(days=2)))
+    everything = member(store, journal.a.pan or "", START - timedelta(days=2)).rows
     assert len(everything) == len(rows) + 1 and everything[-1].approved == 3_000
     with pytest.raises(StoreError, match="not enrolled"):
-        store.report(lambda conn: reports.member(conn, card_number(999), START))
+        member(store, card_number(999), START)
+
+
+def member(store: Store, card: str, since: datetime) -> reports.MemberReport:
+    return store.report(lambda conn: reports.member(conn, card, since, START))
 
 
 def test_the_reports_write_nothing(store: Store) -> None:
@@ -216,12 +230,13 @@ def test_cli_daily_table(install: tuple[Path, Journal]) -> None:
     lines = cli(install, "daily", "--branch", BRANCH, "--date", "2031-03-01").ok().out.splitlines()
     assert lines[0] == f"branch {BRANCH}, business day 2031-03-01"
     header, *rows = (line.split() for line in lines[1:])
-    assert header[:12] == ["terminal", *reports.FIGURE_COLUMNS]
-    assert rows == [
-        [T1, "2", "50000", "1", "5000", "0", "0", "0", "0", "1", "8000", "2", "1", "1"],
-        [T2, "2", "32000", "0", "0", "1", "20000", "1", "15000", "0", "0", "0", "0", "0"],
-        ["TOTAL", "4", "82000", "1", "5000", "1", "20000", "1", "15000", "1", "8000", "2", "1", "1"],
+    assert header == ["terminal", *reports.FIGURE_COLUMNS, "declined", "14", "declined", "61", "INVOICE_CAP"]
+    assert [row[:11] for row in rows] == [
+        [T1, "2", "50000", "1", "5000", "0", "0", "0", "0", "1", "8000"],
+        [T2, "2", "32000", "0", "0", "1", "20000", "1", "15000", "0", "0"],
+        ["TOTAL", "4", "82000", "1", "5000", "1", "20000", "1", "15000", "1", "8000"],
     ]
+    assert [row[11:] for row in rows] == [[*["0"] * 11, "2", "1", "1"], ["0"] * 14, [*["0"] * 11, "2", "1", "1"]]
     widths = {len(line) for line in lines[1:]}
     assert len(widths) == 1, "columns are aligned"
 
@@ -247,7 +262,8 @@ def test_cli_member(install: tuple[Path, Journal]) -> None:
         (T1, "redeem", "30000", "10000", "10", "BALANCE")]
     assert list(rows[0]) == list(reports.MEMBER_COLUMNS) and rows[0]["time_utc"] == "2031-03-01 08:30:00"
     table = cli(install, "member", install[1].a.pan or "").ok().out.splitlines()
-    assert table[0].split() == list(reports.MEMBER_COLUMNS) and len(table) == 1 + 12
+    assert table[0] == f"card {mask_pan(install[1].a.pan or '')}: expired credit 0 in 0 lots"
+    assert table[1].split() == list(reports.MEMBER_COLUMNS) and len(table) == 2 + 12
     assert "--days N" in run("report", "member", "--help").ok().out
 
 
