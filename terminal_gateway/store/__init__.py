@@ -22,7 +22,16 @@ from sqlalchemy import Connection
 from ..rules.core import Record
 from ..rules.ledger import Ledger
 from . import changes, imports, members, migrate, terminals
-from .changes import AccountChange, Change, LotChange, TerminalChange, apply_change
+from .changes import (
+    AccountChange,
+    Change,
+    ConversionChange,
+    LotChange,
+    ReloadChange,
+    TerminalChange,
+    VoucherChange,
+    apply_change,
+)
 from .engine import make_engine, snapshot, writing
 from .errors import StoreError, database_errors
 from .load import load as load_ledger
@@ -31,8 +40,8 @@ from .records import write as write_records
 
 T = TypeVar("T")
 
-__all__ = ["AccountChange", "Change", "LotChange", "Prepared", "Store", "StoreError", "TerminalChange",
-           "apply_change"]
+__all__ = ["AccountChange", "Change", "ConversionChange", "LotChange", "Prepared", "ReloadChange", "Store",
+           "StoreError", "TerminalChange", "VoucherChange", "apply_change"]
 
 
 class Store:

@@ -16,8 +16,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, text
 
-from ..rules.ledger import Account, Card, Ledger, Lot, Terminal
-from .reads import read_accounts, read_cards, read_lots, read_terminals
+from ..rules.ledger import Account, Card, Ledger, Lot, Terminal, Voucher
+from .reads import read_accounts, read_cards, read_conversions, read_lots, read_terminals, read_vouchers
 from .schema import changes
 
 
@@ -30,7 +30,7 @@ class TerminalChange:
 
 @dataclass(frozen=True, slots=True)
 class AccountChange:
-    """A member enrolled or changed, with every card of the account."""
+    """A member enrolled or changed, or a gift card registered, with every card of the account."""
 
     account: Account
     cards: tuple[Card, ...]
@@ -43,7 +43,27 @@ class LotChange:
     lot: Lot
 
 
-Change = TerminalChange | AccountChange | LotChange
+@dataclass(frozen=True, slots=True)
+class ConversionChange:
+    """Points converted to credit: the new lot, with what is left of it, and the points it took."""
+
+    lot: Lot
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherChange:
+    """A voucher generated, sold or voided."""
+
+    voucher: Voucher
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadChange:
+    """An operator asked the daemon to reload its configuration; nothing for the ledger."""
+
+
+Change = TerminalChange | AccountChange | LotChange | ConversionChange | VoucherChange | ReloadChange
 
 
 def append(conn: Connection, kind: str, refs: Sequence[str], now: datetime) -> None:
@@ -75,6 +95,13 @@ def since(conn: Connection, cursor: int) -> tuple[int, list[Change]]:
         found["account", account.id] = AccountChange(account, tuple(cards[account.id]))
     for lot in read_lots(conn, refs["lot"]):
         found["lot", lot.id] = LotChange(lot)
+    converted = read_conversions(conn, refs["conversion"])
+    for lot in read_lots(conn, list(converted)):
+        found["conversion", lot.id] = ConversionChange(lot, converted[lot.id])
+    for voucher in read_vouchers(conn, refs["voucher"]):
+        found["voucher", voucher.serial] = VoucherChange(voucher)
+    if refs["reload"]:
+        found["reload", ""] = ReloadChange()
     return rows[-1].id, [found[key] for key in wanted if key in found]
 
 
@@ -82,7 +109,8 @@ def apply_change(ledger: Ledger, change: Change) -> None:
     """Merge one change into the ledger (on the reactor thread: the ledger is not locked).
 
     What the gateway itself keeps is kept: a terminal's session and open batch, an account's
-    lots and their balances, a lot already known.
+    points, lots and accruals, a gift card's activation, a lot already known, a voucher's
+    redemption.
     """
     match change:
         case TerminalChange(terminal=new):
@@ -92,16 +120,35 @@ def apply_change(ledger: Ledger, change: Change) -> None:
             else:
                 known.branch = new.branch
         case AccountChange(account=new, cards=cards):
-            known_account = ledger.accounts.get(new.id)
-            if known_account is None:
-                ledger.add_account(new)
-            else:
-                if known_account.phone and ledger.phones.get(known_account.phone) == new.id:
-                    del ledger.phones[known_account.phone]
-                known_account.group, known_account.phone, known_account.blocked = new.group, new.phone, new.blocked
-                ledger.add_account(known_account)
+            _merge_account(ledger, new)
             for card in cards:
                 ledger.cards[card.pan] = card
         case LotChange(lot=lot):
             if lot.id not in ledger.lots:
                 ledger.add_lot(lot)
+        case ConversionChange(lot=lot, points=points):
+            if lot.id not in ledger.lots:
+                ledger.add_lot(lot)
+                ledger.accounts[lot.account_id].points -= points
+        case VoucherChange(voucher=new):
+            known_voucher = ledger.vouchers_by_serial.get(new.serial)
+            if known_voucher is None:
+                ledger.add_voucher(new)
+            elif known_voucher.state != "redeemed":
+                known_voucher.state = new.state
+        case ReloadChange():
+            pass  # the daemon reloads its configuration
+
+
+def _merge_account(ledger: Ledger, new: Account) -> None:
+    known = ledger.accounts.get(new.id)
+    if known is None:
+        ledger.add_account(new)
+        return
+    if known.phone and ledger.phones.get(known.phone) == new.id:
+        del ledger.phones[known.phone]
+    known.group, known.phone, known.blocked, known.kind = new.group, new.phone, new.blocked, new.kind
+    if known.gift_state != "active":
+        known.gift_state = new.gift_state
+    if new.phone:
+        ledger.phones[new.phone] = new.id

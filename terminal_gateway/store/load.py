@@ -1,10 +1,11 @@
 """Rebuilding the ledger from the store when the daemon starts.
 
-The admin tables are read as they are; lot balances are summed from the postings; everything
+The tables are read as they are (accounts in join order, so that each referrer's members are
+listed in it; accruals oldest first); lot balances are summed from the postings; everything
 else the decisions need (duplicate keys, open holds, today's and each invoice's usage,
-tombstones, open batch totals) comes from replaying the journal's effects of the last
-``replay_days`` days in journal order. Replaying ``BatchClosed`` or ``BatchItem`` of a batch
-the terminal has since closed changes nothing, because each checks the terminal's
+tombstones, open batch totals, wrong voucher PINs) comes from replaying the journal's effects
+of the last ``replay_days`` days in journal order. Replaying ``BatchClosed`` or ``BatchItem``
+of a batch the terminal has since closed changes nothing, because each checks the terminal's
 ``batch_seq``, already loaded at its latest.
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from ..rules.ledger import Ledger
 from . import journal
 from .errors import StoreError
-from .reads import read_accounts, read_cards, read_lots, read_terminals
+from .reads import read_accounts, read_accruals, read_cards, read_lots, read_terminals, read_vouchers
 from .schema import changes, transactions
 
 REPLAY_BATCH = 2000
@@ -34,6 +35,10 @@ def load(conn: Connection, ledger: Ledger, now: datetime, replay_days: int) -> i
         ledger.cards[card.pan] = card
     for lot in read_lots(conn):
         ledger.add_lot(lot)
+    for accrual in read_accruals(conn):
+        ledger.add_accrual(accrual)
+    for voucher in read_vouchers(conn):
+        ledger.add_voucher(voucher)
     last_rrn = conn.scalar(select(func.max(transactions.c.rrn)))
     ledger.last_rrn = max(ledger.last_rrn, int(last_rrn or 0))
     _replay(conn, ledger, now - timedelta(days=replay_days))

@@ -6,13 +6,14 @@ PostgreSQL bound the number of parameters one statement may carry.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, func, select
 
-from ..rules.ledger import Account, Card, Lot, Terminal
-from .schema import accounts, cards, lots, postings, terminals
+from ..rules.ledger import Account, Accrual, Card, Lot, Terminal, Voucher
+from .schema import accounts, accruals, cards, conversions, lots, postings, terminals, vouchers
 
 CHUNK = 5000
 T = TypeVar("T")
@@ -29,8 +30,37 @@ def read_terminals(conn: Connection, keys: Sequence[str] | None = None) -> list[
 
 
 def read_accounts(conn: Connection, keys: Sequence[str] | None = None) -> list[Account]:
-    query = select(accounts.c.id, accounts.c.group, accounts.c.phone, accounts.c.blocked)
-    return [Account(r.id, r.group, r.phone, r.blocked) for r in _rows(conn, query, accounts.c.id, keys)]
+    """Accounts in the order they joined, so that adding them lists referred members in join
+    order; without their lots and accruals (read on their own)."""
+    query = select(accounts.c.id, accounts.c.group, accounts.c.phone, accounts.c.blocked, accounts.c.kind,
+                   accounts.c.points, accounts.c.referrer_id, accounts.c.created_at,
+                   accounts.c.gift_state).order_by(accounts.c.created_at, accounts.c.id)
+    return [Account(r.id, r.group, r.phone, r.blocked, kind=r.kind, points=int(r.points), referrer_id=r.referrer_id,
+                    joined_at=r.created_at, gift_state=r.gift_state)
+            for r in _rows(conn, query, accounts.c.id, keys)]
+
+
+def read_accruals(conn: Connection) -> list[Accrual]:
+    """Every accrual, oldest first; ``credit`` is JSON ``[[account_id, lot_id, amount], ...]``."""
+    query = select(accruals.c.id, accruals.c.account_id, accruals.c.branch, accruals.c.invoice, accruals.c.at,
+                   accruals.c.paid, accruals.c.points, accruals.c.credit, accruals.c.returned,
+                   accruals.c.reversed).order_by(accruals.c.at, accruals.c.transaction_id, accruals.c.id)
+    return [Accrual(r.id, r.account_id, r.branch, r.invoice, r.at, int(r.paid), int(r.points),
+                    tuple((account_id, lot_id, int(amount)) for account_id, lot_id, amount in json.loads(r.credit)),
+                    int(r.returned), r.reversed)
+            for r in conn.execute(query)]
+
+
+def read_vouchers(conn: Connection, keys: Sequence[str] | None = None) -> list[Voucher]:
+    query = select(vouchers.c.serial, vouchers.c.pin_hash, vouchers.c.value, vouchers.c.expires_at, vouchers.c.state)
+    return [Voucher(r.serial, r.pin_hash, int(r.value), r.expires_at, r.state)
+            for r in _rows(conn, query, vouchers.c.serial, keys)]
+
+
+def read_conversions(conn: Connection, lot_ids: Sequence[str]) -> dict[str, int]:
+    """The points each points-conversion lot of ``lot_ids`` used, by lot id."""
+    return {lot_id: int(points) for lot_id, points in _rows(
+        conn, select(conversions.c.lot_id, conversions.c.points), conversions.c.lot_id, lot_ids)}
 
 
 def read_cards(conn: Connection, account_ids: Sequence[str] | None = None) -> list[Card]:

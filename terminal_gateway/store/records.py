@@ -2,8 +2,14 @@
 
 A record is one ``transactions`` row with its replayable effects as JSON; the effects that
 are not replayed become rows of their own: a ``Posting`` a ``postings`` row (lot balances are
-summed from those), a ``Session`` the terminal's ``signed_on``, a ``BatchClosed`` a
-``batches`` row and the terminal's next ``batch_seq``.
+summed from those), a ``LotCreated`` a ``lots`` row, an ``AccrualBooked`` an ``accruals``
+row, a ``PointsMoved`` an addition to the account's ``points``, an ``Updated`` one column
+of an account, accrual or voucher, a ``Session`` the terminal's ``signed_on``, a
+``BatchClosed`` a ``batches`` row and the terminal's next ``batch_seq``.
+
+A voucher's ``state`` is updated only where the row still has the state the decision saw;
+where it has not (another gateway node or an operator changed it), the whole group commit
+fails: the double-spend guard.
 
 ``prepare`` is pure Python and runs where the decision is made, so the rows say what was
 decided even if later decisions change the ledger before the commit. ``write`` hands whole
@@ -13,6 +19,7 @@ writer thread hardly competes with the reactor for the GIL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,15 +29,27 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, select, text
 
 from ..rules.core import Record
-from ..rules.effects import BatchClosed, Posting, Session
+from ..rules.effects import AccrualBooked, BatchClosed, LotCreated, PointsMoved, Posting, Session, Updated
+from ..rules.ledger import Accrual
 from . import journal
-from .schema import batches, postings, terminals, transactions
+from .errors import StoreError
+from .schema import accounts, accruals, batches, lots, postings, terminals, transactions, vouchers
 
 TRANSACTION_COLUMNS = (
     "id", "at", "kind", "terminal", "branch", "key", "repeat", "card", "account_id", "requested", "approved",
     "code", "binding_limit", "rrn", "auth_code", "invoice", "day", "ref", "message", "effects",
 )
 POSTING_COLUMNS = ("transaction_id", "lot_id", "account_id", "delta")
+LOT_COLUMNS = ("id", "account_id", "amount", "created_at", "expires_at", "source")
+ACCRUAL_COLUMNS = (
+    "transaction_id", "id", "account_id", "branch", "invoice", "at", "paid", "points", "credit", "returned", "reversed",
+)
+UPDATED = {  # what an ``Updated`` may change: kind -> table, its key, the columns
+    "account": (accounts, "id", ("group", "gift_state")),
+    "accrual": (accruals, "id", ("returned", "reversed")),
+    "voucher": (vouchers, "serial", ("state",)),
+}
+GUARDED = frozenset({"voucher"})  # updated only while the row still has the old value
 MAX_PARAMETERS = 999
 
 
@@ -38,11 +57,17 @@ MAX_PARAMETERS = 999
 class Prepared:
     """The rows of some records, short of their journal ids (given when written).
 
-    ``postings`` and ``closed`` rows start with the index of their record in ``rows``.
+    ``postings``, ``accruals`` and ``closed`` rows start with the index of their record in
+    ``rows``; ``points`` sums the points moved per account; ``updates`` lists every
+    ``Updated`` as ``(kind, id, field, old, new)``, in record order.
     """
 
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     postings: list[tuple[Any, ...]] = field(default_factory=list)
+    lots: list[tuple[Any, ...]] = field(default_factory=list)
+    accruals: list[tuple[Any, ...]] = field(default_factory=list)
+    points: dict[str, int] = field(default_factory=dict)
+    updates: list[tuple[str, str, str, Any, Any]] = field(default_factory=list)
     signed_on: dict[str, bool] = field(default_factory=dict)
     closed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
@@ -56,6 +81,15 @@ def prepare(records: Sequence[Record]) -> Prepared:
                 replayed.append(effect)
             elif isinstance(effect, Posting):
                 prepared.postings.append((index, effect.lot_id, effect.account_id, effect.delta))
+            elif isinstance(effect, LotCreated):
+                prepared.lots.append((effect.lot_id, effect.account_id, effect.amount, effect.created_at,
+                                      effect.expires_at, effect.source))
+            elif isinstance(effect, PointsMoved):
+                prepared.points[effect.account_id] = prepared.points.get(effect.account_id, 0) + effect.delta
+            elif isinstance(effect, AccrualBooked):
+                prepared.accruals.append((index, *_accrual(effect.accrual)))
+            elif isinstance(effect, Updated):
+                prepared.updates.append((effect.kind, effect.id, effect.field, effect.old, effect.new))
             elif isinstance(effect, Session):
                 prepared.signed_on[effect.terminal] = effect.signed_on
             if isinstance(effect, BatchClosed):
@@ -65,26 +99,82 @@ def prepare(records: Sequence[Record]) -> Prepared:
 
 
 def write(conn: Connection, batch: Sequence[Prepared]) -> None:
-    """Insert every prepared record of ``batch`` in the order given, in one transaction."""
+    """Insert every prepared record of ``batch`` in the order given, in one transaction.
+
+    Raises ``StoreError`` if a voucher no longer has the state a decision saw.
+    """
     count = sum(len(prepared.rows) for prepared in batch)
     if not count:
         return
     ids = iter(_new_ids(conn, count))
     sqlite = conn.dialect.name == "sqlite"
-    rows, posted, signed_on, closed = [], [], {}, []
+    joined = Prepared()  # the whole batch, journal ids in place of record indexes, times stamped
     for prepared in batch:
         own = [next(ids) for _ in prepared.rows]
-        rows.extend((own[i], _stamp(row[0], sqlite), *row[1:]) for i, row in enumerate(prepared.rows))
-        posted.extend((own[index], *rest) for index, *rest in prepared.postings)
-        signed_on.update(prepared.signed_on)
-        closed.extend({**row, "transaction_id": own[index]} for index, row in prepared.closed)
-    _insert(conn, transactions, TRANSACTION_COLUMNS, rows)
-    _insert(conn, postings, POSTING_COLUMNS, posted)
-    if signed_on:
-        _update_terminals(conn, "signed_on", signed_on)
-    if closed:
-        conn.execute(batches.insert(), closed)
-        _update_terminals(conn, "batch_seq", {row["terminal"]: row["seq"] + 1 for row in closed})
+        joined.rows.extend((own[i], _stamp(row[0], sqlite), *row[1:]) for i, row in enumerate(prepared.rows))
+        joined.postings.extend((own[index], *rest) for index, *rest in prepared.postings)
+        joined.lots.extend((*row[:3], _stamp(row[3], sqlite), _stamp(row[4], sqlite), row[5])  # created, expires
+                           for row in prepared.lots)
+        joined.accruals.extend((own[row[0]], *row[1:5], _stamp(row[5], sqlite), *row[6:])  # at
+                               for row in prepared.accruals)
+        for account_id, delta in prepared.points.items():
+            joined.points[account_id] = joined.points.get(account_id, 0) + delta
+        joined.updates.extend(prepared.updates)
+        joined.signed_on.update(prepared.signed_on)
+        joined.closed.extend((own[index], row) for index, row in prepared.closed)
+    _write_joined(conn, joined)
+
+
+def _write_joined(conn: Connection, joined: Prepared) -> None:
+    """The rows in an order the foreign keys accept: journal, lots, their postings, accruals."""
+    _insert(conn, transactions, TRANSACTION_COLUMNS, joined.rows)
+    _insert(conn, lots, LOT_COLUMNS, joined.lots)
+    _insert(conn, postings, POSTING_COLUMNS, joined.postings)
+    _insert(conn, accruals, ACCRUAL_COLUMNS, joined.accruals)
+    moved = {account_id: delta for account_id, delta in joined.points.items() if delta}
+    if moved:
+        _update(conn, accounts, "id", "points", moved, add=True)
+    _apply_updates(conn, joined.updates)
+    if joined.signed_on:
+        _update(conn, terminals, "tid", "signed_on", joined.signed_on)
+    if joined.closed:
+        conn.execute(batches.insert(), [{**row, "transaction_id": own} for own, row in joined.closed])
+        _update(conn, terminals, "tid", "batch_seq", {row["terminal"]: row["seq"] + 1 for _, row in joined.closed})
+
+
+def _apply_updates(conn: Connection, updates: list[tuple[str, str, str, Any, Any]]) -> None:
+    """The ``Updated`` effects, folded per column and row: the last value wins and a guarded
+    row must still have the first old value (a voucher redeemed and reversed in one batch
+    must still be as it was)."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    first_old: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, key, name, old, new in updates:
+        if name not in UPDATED.get(kind, (None, None, ()))[2]:
+            raise StoreError(f"cannot write the journal: {kind} {name!r} is not a field an effect may update")
+        newest.setdefault((kind, name), {})[key] = new
+        first_old.setdefault((kind, name), {}).setdefault(key, old)
+    for (kind, name), values in newest.items():
+        table, key, _ = UPDATED[kind]
+        if kind not in GUARDED:
+            _update(conn, table, key, name, values)
+        elif (done := _update(conn, table, key, name, values, olds=first_old[kind, name])) != len(values):
+            raise StoreError(f"cannot write the journal: the {name} of {kind} {', '.join(sorted(values))} "
+                             f"changed meanwhile ({len(values) - done} of {len(values)} not as decided)")
+
+
+def _update(conn: Connection, table: Table, key: str, column: str, values: dict[str, Any], *, add: bool = False,
+            olds: dict[str, Any] | None = None) -> int:
+    """Set (or with ``add`` increase) ``column`` of the rows keyed by ``values``' keys, in one
+    ``executemany``, in key order (so that concurrent writers lock rows in one order); with
+    ``olds``, only of the rows whose ``column`` still has the old value. How many rows changed."""
+    value = bindparam("value_")
+    statement = table.update().where(table.c[key] == bindparam("key_"))
+    if olds is not None:
+        statement = statement.where(table.c[column] == bindparam("old_"))
+    statement = statement.values({column: table.c[column] + value if add else value})
+    params = [{"key_": which, "value_": new, **({"old_": olds[which]} if olds is not None else {})}
+              for which, new in sorted(values.items())]
+    return conn.execute(statement, params).rowcount
 
 
 def _new_ids(conn: Connection, count: int) -> list[int]:
@@ -121,9 +211,11 @@ def _values_sql(paramstyle: str, table: str, columns: tuple[str, ...], count: in
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * count)}"
 
 
-def _stamp(at: datetime, sqlite: bool) -> datetime | str:
+def _stamp(at: datetime | None, sqlite: bool) -> datetime | str | None:
     """SQLite keeps naive UTC text in SQLAlchemy's format; PostgreSQL takes the aware value."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else at
+    if at is None or not sqlite:
+        return at
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _transaction(record: Record, effects: str | None) -> tuple[Any, ...]:
@@ -137,6 +229,12 @@ def _transaction(record: Record, effects: str | None) -> tuple[Any, ...]:
     )
 
 
+def _accrual(accrual: Accrual) -> tuple[Any, ...]:
+    """An ``accruals`` row in ``ACCRUAL_COLUMNS`` order, without its journal id: the accrual as it is now."""
+    return (accrual.id, accrual.account_id, accrual.branch, accrual.invoice, accrual.at, accrual.paid,
+            accrual.points, json.dumps(accrual.credit, separators=(",", ":")), accrual.returned, accrual.reversed)
+
+
 def _batch(record: Record, closed: BatchClosed) -> dict[str, Any]:
     return {
         "terminal": closed.terminal, "seq": closed.seq, "batch_number": closed.batch_number,
@@ -144,9 +242,3 @@ def _batch(record: Record, closed: BatchClosed) -> dict[str, Any]:
         **{f"gateway_{name}": value for name, value in asdict(closed.gateway).items()},
         **{f"reported_{name}": value for name, value in asdict(closed.reported).items()},
     }
-
-
-def _update_terminals(conn: Connection, column: str, values: dict[str, object]) -> None:
-    statement = terminals.update().where(terminals.c.tid == bindparam("which")).values({column: bindparam("value")})
-    conn.execute(statement, [{"which": tid, "value": value} for tid, value in values.items()])
-
