@@ -6,12 +6,17 @@ connections each keeping one Club-8583 redeem in flight. Then it runs the same f
 against a bare Twisted length-prefixed echo server: the most Python and this machine can
 do for this traffic. Both runs use the same client, so the ratio is the gateway's cost.
 
-    .venv/bin/python bench/bench.py [--terminals 64] [--seconds 10] [--store-url URL]
+    .venv/bin/python bench/bench.py [--terminals 64] [--seconds 10] [--store-url URL] [--mix clinic]
+
+``--mix clinic`` replaces the stream of redeems with a clinic day's mix, in every ten
+requests: five redeems, two accruals (each earning credit and points on a new invoice), two
+balance inquiries and one voucher top-up (a PIN of a batch generated for the run).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import signal
 import statistics
@@ -29,7 +34,7 @@ from twisted.internet.protocol import Protocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
-from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.local import free_port, wait_for_port, write_voucher_key
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 ECHO_SERVER = """
@@ -67,23 +72,54 @@ default = true
 daily_cap = 1000000000
 invoice_cap = 1000000000
 max_redemptions_per_day = 100000
+
+[groups.clinic.earning]
+percent = 5
+
+[groups.clinic.points]
+per_invoice = 10
+
+[vouchers]
+key_file = "{key_file}"
 """
+MIX = ("redeem",) * 5 + ("accrual",) * 2 + ("balance",) * 2 + ("topup",)
 
 
-def frames_for(terminal: int, count: int, members: int) -> list[bytes]:
-    """Pre-encoded redeem frames, so that the client spends its time on I/O, not encoding."""
+def frames_for(terminal: int, count: int, members: int, pins: list[str] | None = None) -> list[bytes]:
+    """Pre-encoded frames, so that the client spends its time on I/O, not encoding: redeems,
+    or with ``pins`` the clinic mix (``MIX``), each top-up with the next of ``pins``."""
     codec = TerminalCodec(load_profile("club-t2"))
     buffer = FrameBuffer(codec.profile.header)
     de7 = datetime.now(UTC).strftime("%m%d%H%M%S")
     sign_on = {"t": "0800", "7": de7, "11": "999999", "41": terminal_id(terminal), "70": "001"}
     frames = [buffer.frame(codec.encode(sign_on))]
+    unused = iter(pins or ())
     for n in range(count):
         card = card_number(1 + (terminal * 7919 + n) % members)
         fields = {"t": "0200", "2": card, "3": "000000", "4": "000000001000", "7": de7, "11": f"{n + 1:06d}",
                   "22": "021", "41": terminal_id(terminal), "42": BRANCH, "49": "364",
                   "48": de48.build({"IN": f"B{terminal}-{n}", "IT": "5000"})}
+        kind = MIX[n % len(MIX)] if pins is not None else "redeem"
+        if kind == "accrual":
+            fields.update({"3": "220000", "4": "000000200000"})
+        elif kind == "balance":
+            fields["3"] = "310000"
+            del fields["4"], fields["48"], fields["49"]
+        elif kind == "topup":
+            fields.update({"3": "210000", "48": de48.build({"VP": next(unused)})})
+            del fields["4"], fields["49"]
         frames.append(buffer.frame(codec.encode(fields)))
     return frames
+
+
+def voucher_pins(cli: list[str], folder: Path, count: int) -> list[str]:
+    """``count`` PINs of a batch generated and activated for the run."""
+    out = folder / "vouchers.csv"
+    subprocess.run([*cli, "voucher", "generate", "--count", str(count), "--value", "1000", "--expires", "2099-12-31",
+                    "--batch", "BENCH", "--out", str(out)], check=True, capture_output=True)
+    subprocess.run([*cli, "voucher", "activate", "--batch", "BENCH"], check=True, capture_output=True)
+    with out.open() as f:
+        return [row["pin"] for row in csv.DictReader(f)]
 
 
 @dataclass
@@ -188,7 +224,8 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     url = args.store_url or f"sqlite:///{folder / 'bench.db'}"
     port = free_port()
     config = folder / "gateway.toml"
-    config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port))
+    key_file = write_voucher_key(folder / "voucher.key")
+    config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port, key_file=key_file))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
     subprocess.run([*cli, "init"], check=True, capture_output=True)
     subprocess.run([*cli, "terminal", "import", str(write_terminals(folder / "t.csv", args.terminals))],
@@ -196,8 +233,14 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     subprocess.run([*cli, "member", "import", str(write_members(folder / "m.csv", args.members, 10**11))],
                    check=True, capture_output=True)
     per_terminal = int(args.seconds * 12_000 / args.terminals) * 2 + 2_000
-    frames = [frames_for(t, per_terminal, args.members) for t in range(1, args.terminals + 1)]
-    print(f"{args.terminals} terminals, one redeem in flight each, {args.members} members, "
+    pins: list[list[str] | None] = [None] * args.terminals
+    if args.mix == "clinic":
+        each = per_terminal // len(MIX) + 1
+        batch = voucher_pins(cli, folder, each * args.terminals)
+        pins = [batch[t * each:(t + 1) * each] for t in range(args.terminals)]
+    frames = [frames_for(t, per_terminal, args.members, pins[t - 1]) for t in range(1, args.terminals + 1)]
+    what = "one redeem" if args.mix == "redeem" else "one request of the clinic mix"
+    print(f"{args.terminals} terminals, {what} in flight each, {args.members} members, "
           f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up; store {url.split(':')[0]}")
 
     log = folder / "gateway.log"
@@ -216,7 +259,7 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     rss_after = rss_mib(gateway.pid)
     gateway.send_signal(signal.SIGTERM)
     stop_code = gateway.wait(60)
-    result = summarize("terminal-gateway (approved redeems)", clients, elapsed, cpu, approved)
+    result = summarize(f"terminal-gateway (approved, {args.mix})", clients, elapsed, cpu, approved)
     if approved != len(codes):
         print(f"  not all approved: {sorted(set(codes))}")
     print(f"  gateway memory: {rss_before:.0f} MiB after start, {rss_after:.0f} MiB after the run; "
@@ -241,6 +284,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--store-url", help="a PostgreSQL URL to measure that store instead of SQLite")
+    parser.add_argument("--mix", choices=("redeem", "clinic"), default="redeem",
+                        help="redeems only, or a clinic day's mix of redeem, accrual, inquiry and top-up")
     parser.add_argument("--rate", type=float, default=5000,
                         help="first a run paced at this many requests a second in all (0: skip it)")
     options = parser.parse_args()

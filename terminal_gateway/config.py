@@ -267,6 +267,8 @@ def _listener(path: str, index: int, table: Any, profiles: frozenset[str]) -> Li
 
 def _group(path: str, name: str, table: Any) -> Group:
     s = _Section(path, f"groups.{name}", table)
+    if not (name.isascii() and name.replace("-", "").replace("_", "").isalnum() and len(name) <= 32):
+        s.fail("", "a group name of up to 32 ASCII letters, digits, '-' or '_' (terminals show it, DE48 TR)")
     group = Group(name=name, default=s.get("default", bool, False), **asdict(rules.caps(s)), **rules.group_rules(s))
     s.done()
     return group

@@ -55,12 +55,16 @@ class Limit(StrEnum):
     BLOCKED = "BLOCKED"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class CardRef:
-    """How the terminal named the member: a card number, or a phone where allowed."""
+    """How the terminal named the member: a card number, or a phone where allowed. Its
+    repr masks both, so that no log of a request shows a whole card number."""
 
     pan: str | None = None
     phone: str | None = None
+
+    def __repr__(self) -> str:
+        return f"CardRef(pan={mask_pan(self.pan)!r}, phone={'***' if self.phone else None})"
 
 
 @dataclass(frozen=True, slots=True)

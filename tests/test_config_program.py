@@ -467,3 +467,11 @@ def test_the_production_example_holds_a_whole_program(tmp_path: Path) -> None:
     assert config.services and config.interval_rules and config.discount_scale
     assert config.vouchers.key_file == str(tmp_path / "voucher.key")
     assert any(branch.caps for branch in config.branches.values())
+
+
+@pytest.mark.parametrize("name", ["زرین", "gold plus", "x" * 33])
+def test_group_names_are_what_a_terminal_can_show(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(f'[store]\nurl = "sqlite://"\n[groups."{name}"]\ndefault = true\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"groups\..*: expected a group name of up to 32 ASCII letters"):
+        load(path)

@@ -44,7 +44,12 @@ class Dispatcher:
         if not self.accepting:
             self._log(request, STOPPING)
             return succeed(STOPPING)
-        decision = self.core.decide(request, self._clock(), family)
+        try:
+            decision = self.core.decide(request, self._clock(), family)
+        except Exception:
+            log.failure("could not decide a {kind} from terminal {terminal}; answered 96, nothing changed",
+                        kind=type(request).__name__, terminal=request.terminal)
+            return succeed(Outcome(Code.MALFUNCTION, message="the gateway could not decide this request"))
         if not decision.records and not self._pending:
             self._log(request, decision.outcome)
             return succeed(decision.outcome)

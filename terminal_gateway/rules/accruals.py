@@ -96,12 +96,16 @@ def undo_accrual(core: RuleCore, d: Draft, original: Entry) -> Outcome:
 
 
 def undo_take_back(core: RuleCore, d: Draft, original: Entry) -> Outcome:
-    """Reverse a return: what it took goes back to the very lots, and its points."""
+    """Reverse a return: what it took goes back to the very lots, and its points.
+
+    Once the accrual itself was reversed, nothing of it is owed any more: the return is
+    undone in the books only, and nothing goes back."""
     accrual = d.ledger.accruals_by_id[original.ref or ""]
-    for lot_id, part in original.taken:
-        d.apply(Posting(lot_id, d.ledger.lots[lot_id].account_id, part))
-    if original.outcome.points_earned:
-        d.apply(PointsMoved(accrual.account_id, -original.outcome.points_earned))
+    if not accrual.reversed:
+        for lot_id, part in original.taken:
+            d.apply(Posting(lot_id, d.ledger.lots[lot_id].account_id, part))
+        if original.outcome.points_earned:
+            d.apply(PointsMoved(accrual.account_id, -original.outcome.points_earned))
     amount = original.outcome.amount
     d.apply(Updated("accrual", accrual.id, "returned", accrual.returned, accrual.returned - amount))
     return Outcome(Code.APPROVED, amount=amount)

@@ -161,9 +161,18 @@ class RuleCore:
     # -- entry points ---------------------------------------------------------------------
 
     def decide(self, request: Request, now: datetime, family: TerminalFamily = ANY_FAMILY) -> Decision:
-        """Decide ``request`` at ``now`` (UTC), applying its effects to the ledger."""
+        """Decide ``request`` at ``now`` (UTC), applying its effects to the ledger.
+
+        Should deciding fail (a bug), every effect applied so far is reverted before the
+        exception goes on: the ledger is never left half-changed."""
         records = [self._expire(entry, now) for entry in self.ledger.due_holds(now)]
-        outcome, record = self._decide(Draft(self.ledger, request, now, family))
+        draft = Draft(self.ledger, request, now, family)
+        try:
+            outcome, record = self._decide(draft)
+        except Exception:
+            self.revert([*records, Record(now, "failed", request.terminal, Outcome(Code.MALFUNCTION),
+                                          tuple(draft.effects))])
+            raise
         if record is not None:
             records.append(record)
         return Decision(outcome, tuple(records))

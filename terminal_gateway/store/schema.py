@@ -106,7 +106,7 @@ lots = Table(
     Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("amount", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("expires_at", UTCDateTime, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True, index=True),
     Column("source", String(16), nullable=False),
 )
 
@@ -142,7 +142,7 @@ postings = Table(
     "postings",
     metadata,
     Column("id", AUTO_ID, primary_key=True),
-    Column("transaction_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("transaction_id", BigInteger, ForeignKey("transactions.id"), nullable=False, index=True),
     Column("lot_id", ID, ForeignKey("lots.id"), nullable=False, index=True),
     Column("account_id", ID, nullable=False),
     Column("delta", BigInteger, nullable=False),
@@ -169,7 +169,7 @@ accruals = Table(
     Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("branch", String, nullable=False),
     Column("invoice", String, nullable=False),
-    Column("at", UTCDateTime, nullable=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
     Column("paid", BigInteger, nullable=False),
     Column("points", BigInteger, nullable=False),
     Column("credit", Text, nullable=False),  # JSON [[account_id, lot_id, amount], ...]

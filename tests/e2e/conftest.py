@@ -14,7 +14,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, load_profile
 from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal, TerminalLink
-from terminal_gateway.simulators.local import clinic_config, free_ports, wait_for_port
+from terminal_gateway.simulators.local import clinic_config, free_ports, wait_for_port, write_voucher_key
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 from ..support import pg_database
@@ -27,7 +27,8 @@ class Gateway:
         self.folder, self.url = folder, url
         self.ports = dict(zip(profiles, free_ports(len(profiles)), strict=True))
         self.config = folder / "gateway.toml"
-        self.config.write_text(clinic_config(url, self.ports, poll_seconds=0.2))
+        key = write_voucher_key(folder / "voucher.key")
+        self.config.write_text(clinic_config(url, self.ports, poll_seconds=0.2, voucher_key_file=key))
         self.process: subprocess.Popen | None = None
         self.log = folder / "gateway.log"
         self.links: list[TerminalLink] = []

@@ -1,5 +1,5 @@
 """The club program: accounts gain kind, points and gift state; accruals, point conversions
-and vouchers get tables of their own.
+and vouchers get tables of their own; the reports' reads of postings and lots get indexes.
 
 Revision ID: 0002
 Revises: 0001
@@ -35,11 +35,16 @@ def upgrade() -> None:
         sa.Column("credit", sa.Text(), nullable=False),
         sa.Column("returned", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("reversed", sa.Boolean(), server_default=sa.false(), nullable=False),
-        sa.ForeignKeyConstraint(["transaction_id"], ["transactions.id"], name="fk_accruals_transaction_id_transactions"),
+        sa.ForeignKeyConstraint(["transaction_id"], ["transactions.id"],
+                                name="fk_accruals_transaction_id_transactions"),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_accruals_account_id_accounts"),
         sa.PrimaryKeyConstraint("id", name="pk_accruals"),
     )
     op.create_index("ix_accruals_account_id", "accruals", ["account_id"])
+    op.create_index("ix_accruals_at", "accruals", ["at"])
+    # The reports read a day's postings by their transaction and expired lots by expiry.
+    op.create_index("ix_postings_transaction_id", "postings", ["transaction_id"])
+    op.create_index("ix_lots_expires_at", "lots", ["expires_at"])
     op.create_table(
         "conversions",
         sa.Column("lot_id", ID, nullable=False),
@@ -67,6 +72,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_lots_expires_at", "lots")
+    op.drop_index("ix_postings_transaction_id", "postings")
     op.drop_table("vouchers")
     op.drop_table("conversions")
     op.drop_table("accruals")
