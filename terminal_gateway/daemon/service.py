@@ -21,7 +21,7 @@ from ..config import Config, ConfigError
 from ..drivers.tcp import Club8583Factory
 from ..protocols.club8583 import HostCodec, load_profile
 from ..rules import Ledger, RuleCore
-from ..store import Store, apply_change
+from ..store import ReloadChange, Store, apply_change
 from .dispatcher import Dispatcher
 from .writer import WriterProcess
 
@@ -101,14 +101,18 @@ class GatewayService(MultiService):
 
     @inlineCallbacks
     def _poll_changes(self) -> Deferred[None]:
-        """Operators' changes (new members, credit, terminals) reach the running ledger."""
+        """Operators' changes (new members, credit, terminals, vouchers; a reload) reach the
+        running ledger."""
         try:
             self.cursor, changes = yield deferToThread(self.store.changes_since, self.cursor)
         except Exception as error:
             log.warn("could not read operator changes: {error}", error=error)
             return
         for change in changes:
-            apply_change(self.core.ledger, change)
+            if isinstance(change, ReloadChange):
+                self.reload()
+            else:
+                apply_change(self.core.ledger, change)
         if changes:
             log.info("applied {count} operator changes", count=len(changes))
 
