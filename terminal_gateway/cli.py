@@ -7,12 +7,15 @@ installation script reads it, so never a traceback.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from .config import ENV_VAR, Config, ConfigError, load
 from .protocols.club8583 import ProfileError
@@ -135,17 +138,15 @@ def cmd_group_grant(config: Config, args: argparse.Namespace) -> None:
     days = None if args.expires_in_days is None else _days(args.expires_in_days)
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     count = with_store(config, lambda store: store.grant_group(args.group, amount, config.groups, expires_at=expires))
-    members = f"{count:,} member" + ("" if count == 1 else "s")
+    members = _plural(count, "member")
     expiry = f", expiring {expires:%Y-%m-%d %H:%M} UTC" if expires else ", without expiry"
     print(f"granted {amount} to {members} of {args.group}{expiry}"
           + (": the group has no members" if count == 0 else ""))
 
 
-def _report_date(text: str):
-    """``--date`` as a ``date``: exactly YYYY-MM-DD, a real day."""
-    from datetime import date
-
-    problem = CommandError(f"--date: expected a date as YYYY-MM-DD, got {text!r}")
+def _date(text: str, option: str = "--date") -> date:
+    """``option``'s value as a ``date``: exactly YYYY-MM-DD, a real day."""
+    problem = CommandError(f"{option}: expected a date as YYYY-MM-DD, got {text!r}")
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         raise problem
     try:
@@ -167,7 +168,7 @@ def _calendar(config: Config, branch: str):
 def cmd_report_daily(config: Config, args: argparse.Namespace) -> None:
     from .store import StoreError, reports
 
-    day = _report_date(args.date)
+    day = _date(args.date)
 
     def read(conn):
         if args.branch not in config.branches and not reports.branch_exists(conn, args.branch):
@@ -182,7 +183,7 @@ def cmd_report_daily(config: Config, args: argparse.Namespace) -> None:
 def cmd_report_terminal(config: Config, args: argparse.Namespace) -> None:
     from .store import reports
 
-    day = _report_date(args.date)
+    day = _date(args.date)
 
     def read(conn):
         branch = reports.terminal_branch(conn, args.tid)
@@ -202,6 +203,99 @@ def cmd_report_member(config: Config, args: argparse.Namespace) -> None:
     since = datetime.now(UTC) - timedelta(days=days)
     rows = with_store(config, lambda store: store.report(lambda conn: reports.member(conn, args.card, since)))
     sys.stdout.write(reports.render_member(rows, args.format))
+
+
+def cmd_giftcard_register(config: Config, args: argparse.Namespace) -> None:
+    from .store.giftcards import card_range
+
+    count = _whole(args.count, f"count must be a whole number of cards, got {args.count!r}")
+    done = with_store(config, lambda store: store.register_gift_cards(args.from_card, count))
+    last = card_range(args.from_card, count)[-1]
+    print(f"{_plural(done, 'gift card')} registered, {_masked(args.from_card)} to {_masked(last)}, "
+          "inactive until a terminal activates them")
+
+
+def cmd_voucher_generate(config: Config, args: argparse.Namespace) -> None:
+    from .config import voucher_key
+
+    count = _whole(args.count, f"--count: expected a whole number of vouchers, got {args.count!r}")
+    value = _positive_amount(args.value)
+    last_day = _date(args.expires, "--expires")
+    expires_at = datetime.combine(last_day + timedelta(days=1), time(0), UTC)  # valid through the whole day
+    key = voucher_key(config)
+    out = _new_private_file(args.out) if args.out else sys.stdout
+    try:
+        made = with_store(config, lambda store: store.generate_vouchers(
+            count, value, expires_at, key, args.batch, pin_digits=config.vouchers.pin_digits))
+    except BaseException:
+        if args.out:
+            out.close()
+            os.unlink(args.out)
+        raise
+    batch = made[0][0].rpartition("-")[0]
+    try:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("serial", "pin", "value", "expires"))
+        writer.writerows((serial, pin, value, last_day.isoformat()) for serial, pin in made)
+        out.flush()
+        if args.out:
+            os.fsync(out.fileno())
+            out.close()
+    except OSError as e:
+        raise CommandError(f"batch {batch} was generated but its PINs could not be written ({e.strerror or e}): "
+                           f"void it with 'terminal-gateway voucher void --batch {batch}'") from None
+    where = f"PINs in {args.out}" if args.out else "PINs on stdout"
+    print(f"{_plural(len(made), 'voucher')} of {value} generated in batch {batch}, {made[0][0]} to {made[-1][0]}, "
+          f"valid through {last_day.isoformat()} (UTC), not yet active; {where}", file=sys.stderr)
+
+
+def _new_private_file(path: str):
+    """``path`` created for writing, readable by its owner only; never an existing file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CommandError(f"--out: {path} already exists: PINs are never written over a file") from None
+    return open(fd, "w", newline="", encoding="ascii")
+
+
+def cmd_voucher_activate(config: Config, args: argparse.Namespace) -> None:
+    _move_vouchers(config, args, "activated", lambda store: store.activate_vouchers)
+
+
+def cmd_voucher_void(config: Config, args: argparse.Namespace) -> None:
+    _move_vouchers(config, args, "voided", lambda store: store.void_vouchers)
+
+
+def _move_vouchers(config: Config, args: argparse.Namespace, verb: str, method: Callable) -> None:
+    from .store.vouchers import Selection
+
+    first, last = (args.serial, args.serial) if getattr(args, "serial", None) else (args.first, args.last)
+    named = [bool(args.batch), bool(args.first or args.last), bool(getattr(args, "serial", None))]
+    if sum(named) != 1:
+        raise CommandError("name the vouchers: --batch B, or --from SERIAL --to SERIAL"
+                           + (", or one SERIAL" if hasattr(args, "serial") else ""))
+    if bool(first) != bool(last):
+        raise CommandError("--from and --to go together: give both")
+    selection = Selection.named(args.batch, first, last)
+    changed = with_store(config, lambda store: method(store)(args.batch, first, last))
+    print(f"{verb} {_plural(changed, 'voucher')} {selection}")
+
+
+def cmd_points_convert(config: Config, args: argparse.Namespace) -> None:
+    points = _whole(args.points, f"points must be a whole number, got {args.points!r}")
+    done = with_store(config, lambda store: store.convert_points(args.card, points, config.groups))
+    print(json.dumps({"card": args.card, "account": done.account_id, "points": done.points, "credit": done.credit,
+                      "lot": done.lot_id, "expires_at": done.expires_at.isoformat() if done.expires_at else None,
+                      "points_left": done.points_left}, sort_keys=True))
+
+
+def cmd_reload(config: Config, args: argparse.Namespace) -> None:
+    with_store(config, lambda store: store.announce_reload())
+    print(f"configuration {config.path} is valid; running gateways reload it within poll_seconds")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def cmd_simulate(config: Config | None, args: argparse.Namespace) -> int:
@@ -229,6 +323,11 @@ def _safe_url(url: str) -> str:
         return "the configured store"
 
 
+def _actions(commands: Any, name: str, what: str) -> Any:
+    """The sub-commands (actions) of a command such as ``member``."""
+    return commands.add_parser(name, help=what).add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="terminal-gateway", description="Club card transaction gateway for clinics.")
     p.add_argument("--config", metavar="FILE", help=f"configuration file (default: ${ENV_VAR})")
@@ -237,8 +336,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("init", help="create or upgrade the database schema").set_defaults(func=cmd_init)
     commands.add_parser("run", help="run the gateway until SIGTERM or SIGINT").set_defaults(func=cmd_run)
 
-    terminal = commands.add_parser("terminal", help="register terminals").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    terminal = _actions(commands, "terminal", "register terminals")
     add = terminal.add_parser("add", help="register a terminal (DE41) at a branch (DE42)")
     add.add_argument("tid")
     add.add_argument("--branch", required=True)
@@ -247,8 +345,7 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.set_defaults(func=cmd_terminal_import)
 
-    member = commands.add_parser("member", help="enrol and inspect members").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    member = _actions(commands, "member", "enrol and inspect members")
     add = member.add_parser("add", help="enrol a member with a club card")
     add.add_argument("card")
     add.add_argument("--group")
@@ -268,23 +365,20 @@ def parser() -> argparse.ArgumentParser:
     unblock.add_argument("card")
     unblock.set_defaults(func=cmd_member_unblock)
 
-    card = commands.add_parser("card", help="replace lost cards").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    card = _actions(commands, "card", "replace lost cards")
     replace = card.add_parser("replace", help="report a card lost (41) and move its account to a new card")
     replace.add_argument("old")
     replace.add_argument("new")
     replace.set_defaults(func=cmd_card_replace)
 
-    credit = commands.add_parser("credit", help="give members credit").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    credit = _actions(commands, "credit", "give members credit")
     grant = credit.add_parser("grant", help="add a credit lot to a member's account")
     grant.add_argument("card")
     grant.add_argument("amount", help="minor units, more than 0")
     grant.add_argument("--expires-in-days", metavar="N")
     grant.set_defaults(func=cmd_credit_grant)
 
-    group = commands.add_parser("group", help="act on every member of a group").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+    group = _actions(commands, "group", "act on every member of a group")
     grant = group.add_parser(
         "grant", help="add a credit lot to every member of a group (blocked members too)",
         description="Add a credit lot of the amount to every member of the group, blocked members included (a block "
@@ -294,6 +388,58 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("amount", help="minor units, more than 0")
     grant.add_argument("--expires-in-days", metavar="N", help="the lots expire N days from now (give one)")
     grant.set_defaults(func=cmd_group_grant)
+
+    giftcard = _actions(commands, "giftcard", "register gift cards")
+    register = giftcard.add_parser(
+        "register", help="register a range of gift card numbers, inactive",
+        description="Register COUNT consecutive gift card numbers from FROM_CARD (13 to 19 digits, Luhn-valid; "
+                    "each next number is the one before without its check digit plus one, with its own check "
+                    "digit). Each is a gift card account of its own, inactive until a terminal activates it with "
+                    "an amount. All or none: a number already registered fails the whole range.")
+    register.add_argument("from_card", metavar="FROM_CARD")
+    register.add_argument("count", metavar="COUNT")
+    register.set_defaults(func=cmd_giftcard_register)
+
+    voucher = _actions(commands, "voucher", "generate, activate and void top-up vouchers")
+    generate = voucher.add_parser(
+        "generate", help="generate a batch of vouchers and print their PINs once, as CSV",
+        description="Generate N vouchers of VALUE in a new batch, state 'generated' (not yet redeemable: activate "
+                    "them when sold). Prints CSV serial,pin,value,expires on stdout, or writes it to --out FILE "
+                    "(created readable by its owner only; never an existing file). The PINs are shown this once: "
+                    "the store keeps only their keyed hash ([vouchers] key_file or key_env).")
+    generate.add_argument("--count", required=True, metavar="N")
+    generate.add_argument("--value", required=True, metavar="V", help="minor units, more than 0")
+    generate.add_argument("--expires", required=True, metavar="YYYY-MM-DD", help="the last day (UTC) it is valid")
+    generate.add_argument("--batch", metavar="NAME", help="up to 13 letters, digits or '_' (default: B and the time)")
+    generate.add_argument("--out", metavar="FILE", help="write the CSV to this new file instead of stdout")
+    generate.set_defaults(func=cmd_voucher_generate)
+    for action, func, what in (("activate", cmd_voucher_activate, "activate (sell) generated vouchers"),
+                               ("void", cmd_voucher_void, "void generated or active vouchers (never redeemed ones)")):
+        one = ", or the one SERIAL" if action == "void" else ""
+        move = voucher.add_parser(action, help=what, description=f"{what[0].upper()}{what[1:]}: a whole batch, or "
+                                  f"the serials from --from to --to of one batch{one}. Prints how many changed.")
+        move.add_argument("--batch", metavar="B")
+        move.add_argument("--from", dest="first", metavar="SERIAL")
+        move.add_argument("--to", dest="last", metavar="SERIAL")
+        if action == "void":
+            move.add_argument("serial", nargs="?", metavar="SERIAL", help="one voucher")
+        move.set_defaults(func=func)
+
+    points = _actions(commands, "points", "convert members' points to credit")
+    convert = points.add_parser(
+        "convert", help="turn a member's points into a credit lot",
+        description="Take POINTS of the member's points and add a credit lot worth the group's points.value each, "
+                    "expiring as the group's credit does (credit_expiry_months or credit_expiry_days). Prints "
+                    "the result as JSON.")
+    convert.add_argument("card")
+    convert.add_argument("points")
+    convert.set_defaults(func=cmd_points_convert)
+
+    commands.add_parser(
+        "reload", help="check the configuration and make running gateways reload it",
+        description="Load the configuration file (which validates it) and, if it is valid, tell every running "
+                    "gateway of this store to reload its program (through the change feed).",
+    ).set_defaults(func=cmd_reload)
 
     report = commands.add_parser("report", help="reports from the transaction journal (read-only)").add_subparsers(
         dest="action", required=True, metavar="ACTION")

@@ -11,17 +11,17 @@ back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``check
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
 from ..rules.core import Record
 from ..rules.ledger import Ledger
-from . import changes, imports, members, migrate, terminals
+from . import changes, conversions, giftcards, imports, members, migrate, terminals, vouchers
 from .changes import (
     AccountChange,
     Change,
@@ -37,6 +37,9 @@ from .errors import StoreError, database_errors
 from .load import load as load_ledger
 from .records import Prepared, prepare
 from .records import write as write_records
+
+if TYPE_CHECKING:
+    from ..config import Group
 
 T = TypeVar("T")
 
@@ -147,6 +150,48 @@ class Store:
         """A lost card: ``old`` becomes 'lost' (answered 41), ``new`` joins its account; the account id."""
         with self._transaction("cannot replace the card", write=True) as conn:
             return members.replace(conn, old, new, _now())
+
+    def register_gift_cards(self, first_pan: str, count: int) -> int:
+        """Register ``count`` consecutive gift card numbers from ``first_pan``, each an inactive
+        gift account with its card, all or none; how many."""
+        pans = giftcards.card_range(first_pan, count)
+        with self._transaction("cannot register the gift cards", write=True) as conn:
+            return giftcards.register(conn, pans, _now())
+
+    def generate_vouchers(self, count: int, value: int, expires_at: datetime, key: bytes, batch: str | None = None,
+                          pin_digits: int = 12) -> list[tuple[str, str]]:
+        """``count`` new vouchers of ``value`` in ``batch`` (default: a new name from the time),
+        their PINs hashed under ``key``; their ``(serial, PIN)``, the only time the PINs are seen."""
+        now = _now()
+        with self._transaction("cannot generate the vouchers", write=True) as conn:
+            return vouchers.generate(conn, count, value, expires_at, key, batch or vouchers.default_batch(now),
+                                     pin_digits, now)
+
+    def activate_vouchers(self, batch: str | None = None, first: str | None = None, last: str | None = None) -> int:
+        """Activate (sell) the generated, unexpired vouchers of ``batch`` or of the serials
+        ``first`` to ``last``; how many."""
+        return self._move_vouchers(vouchers.Selection.named(batch, first, last), vouchers.ACTIVATE)
+
+    def void_vouchers(self, batch: str | None = None, first: str | None = None, last: str | None = None) -> int:
+        """Void the generated and active vouchers of ``batch`` or of the serials ``first`` to
+        ``last`` (``first`` alone: that one); how many. Redeemed ones stay redeemed."""
+        return self._move_vouchers(vouchers.Selection.named(batch, first, last), vouchers.VOID)
+
+    def _move_vouchers(self, selection: vouchers.Selection, move: vouchers.Move) -> int:
+        with self._transaction(f"cannot change the vouchers {selection}", write=True) as conn:
+            return vouchers.move(conn, selection, move, _now())
+
+    def convert_points(self, card: str, points: int, groups: Mapping[str, Group],
+                       now: datetime | None = None) -> conversions.Conversion:
+        """Turn ``points`` of the member card's account into a credit lot worth its group's
+        ``points.value`` each, expiring as the group's credit does."""
+        with self._transaction("cannot convert the points", write=True) as conn:
+            return conversions.convert(conn, card, points, groups, now or _now())
+
+    def announce_reload(self) -> None:
+        """Tell running daemons to reload their configuration (a ``reload`` change)."""
+        with self._transaction("cannot announce the reload", write=True) as conn:
+            changes.append(conn, "reload", [""], _now())
 
     def member(self, card: str, now: datetime | None = None) -> dict[str, Any]:
         """The member holding ``card``, JSON-able, with the balance usable at ``now``."""

@@ -38,3 +38,10 @@ def amount_problem(amount: object, name: str = "amount") -> str | None:
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
         return f"{name} {amount!r} must be a whole number of minor units from 1 to {MAX_AMOUNT}"
     return None
+
+
+def count_problem(name: str, count: object, most: int) -> str | None:
+    """A count of things (cards, vouchers, points) from 1 to ``most``."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= most:
+        return f"{name} {count!r} must be a whole number from 1 to {most}"
+    return None

@@ -55,10 +55,10 @@ def enrol(conn: Connection, members: Sequence[NewMember], groups: Collection[str
                              "created_at": now})
         card_rows.append({"pan": member.card, "account_id": account_id, "status": "active", "created_at": now})
         if member.credit:
-            lot_rows.append(_lot_row(account_id, member.credit, now, None, "import"))
-    _insert(conn, accounts, account_rows)
-    _insert(conn, cards, card_rows)
-    _insert(conn, lots, lot_rows)
+            lot_rows.append(lot_row(account_id, member.credit, now, None, "import"))
+    insert_rows(conn, accounts, account_rows)
+    insert_rows(conn, cards, card_rows)
+    insert_rows(conn, lots, lot_rows)
     changes.append(conn, "account", [row["id"] for row in account_rows], now)
     changes.append(conn, "lot", [row["id"] for row in lot_rows], now)
     return [row["id"] for row in account_rows]
@@ -69,7 +69,7 @@ def grant(conn: Connection, card: str, amount: int, expires_at: datetime | None,
     problem = amount_problem(amount)
     if problem:
         raise StoreError(problem)
-    row = _lot_row(_account_of(conn, card), amount, now, expires_at, source)
+    row = lot_row(_account_of(conn, card), amount, now, expires_at, source)
     conn.execute(insert(lots), row)
     changes.append(conn, "lot", [row["id"]], now)
     return row["id"]
@@ -92,8 +92,8 @@ def grant_group(conn: Connection, group: str, amount: int, groups: Collection[st
     if expires_at is not None and expires_at <= now:
         raise StoreError(f"expiry {expires_at:%Y-%m-%d %H:%M} UTC is not in the future")
     account_ids = conn.scalars(select(accounts.c.id).where(accounts.c.group == group).order_by(accounts.c.id)).all()
-    rows = [_lot_row(account_id, amount, now, expires_at, source) for account_id in account_ids]
-    _insert(conn, lots, rows)
+    rows = [lot_row(account_id, amount, now, expires_at, source) for account_id in account_ids]
+    insert_rows(conn, lots, rows)
     changes.append(conn, "lot", [row["id"] for row in rows], now)
     return len(rows)
 
@@ -133,25 +133,30 @@ def replace(conn: Connection, old: str, new: str, now: datetime) -> str:
 
 
 def show(conn: Connection, card: str, now: datetime) -> dict[str, Any]:
-    """The member holding ``card`` as JSON-able data, for ``member show``."""
+    """The member holding ``card`` as JSON-able data, for ``member show``; a gift card's
+    account (``kind`` ``gift``) also with its ``gift_state``."""
     account_id = _account_of(conn, card)
     account = conn.execute(select(accounts).where(accounts.c.id == account_id)).one()
     own_lots = read_lots(conn, [account_id], by_account=True)
     all_cards = read_cards(conn, [account_id])
-    return {
+    shown = {
         "card": card,
         "account": account_id,
+        "kind": account.kind,
         "group": account.group,
         "phone": account.phone,
         "blocked": account.blocked,
         "status": next(c.status for c in all_cards if c.pan == card),
         "balance": sum(lot.remaining for lot in own_lots if lot.usable(now)),
-        "points": 0,
+        "points": account.points,
         "lots": [{"id": lot.id, "remaining": lot.remaining, "created_at": lot.created_at.isoformat(),
                   "expires_at": lot.expires_at.isoformat() if lot.expires_at else None}
                  for lot in sorted(own_lots, key=lambda lot: lot.spend_order)],
         "cards": [{"card": mask_pan(c.pan), "status": c.status} for c in all_cards],
     }
+    if account.kind == "gift":
+        shown["gift_state"] = account.gift_state
+    return shown
 
 
 def _problem(member: NewMember, groups: Collection[str], enrolled: dict[str, str], phones: set[str]) -> str | None:
@@ -182,11 +187,11 @@ def _account_of(conn: Connection, card: str) -> str:
     return account_id
 
 
-def _lot_row(account_id: str, amount: int, now: datetime, expires_at: datetime | None, source: str) -> dict[str, Any]:
+def lot_row(account_id: str, amount: int, now: datetime, expires_at: datetime | None, source: str) -> dict[str, Any]:
     return {"id": uuid4().hex, "account_id": account_id, "amount": amount, "created_at": now,
             "expires_at": expires_at, "source": source}
 
 
-def _insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+def insert_rows(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     if rows:
         conn.execute(insert(table), rows)

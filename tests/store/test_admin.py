@@ -41,8 +41,8 @@ def test_a_member_is_enrolled_and_shown(store: Store) -> None:
     store.add_member(referrer, "gold", GROUPS)
     account = store.add_member(pan, "silver", GROUPS, phone="+989121234567", referrer=referrer)
     assert store.member(pan) == {
-        "card": pan, "account": account, "group": "silver", "phone": "+989121234567", "blocked": False,
-        "status": "active", "balance": 0, "points": 0, "lots": [],
+        "card": pan, "account": account, "kind": "member", "group": "silver", "phone": "+989121234567",
+        "blocked": False, "status": "active", "balance": 0, "points": 0, "lots": [],
         "cards": [{"card": "627412******" + pan[-4:], "status": "active"}],
     }
 
