@@ -25,7 +25,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 MAX_EXPIRY_DAYS = 100 * 366
 MAX_REPORT_DAYS = 10 * 366
-REPORT_FORMATS = ("table", "csv")
+REPORT_FORMATS = ("table", "csv", "xlsx")
 
 
 class CommandError(Exception):
@@ -165,10 +165,33 @@ def _calendar(config: Config, branch: str):
     return Calendar(known.timezone, known.day_cutoff_hour)
 
 
+def _report_days(text: str) -> int:
+    days = _whole(text, f"--days: expected a whole number of days, got {text!r}")
+    if not 0 < days <= MAX_REPORT_DAYS:
+        raise CommandError(f"--days: expected a number of days from 1 to {MAX_REPORT_DAYS}, got {days}")
+    return days
+
+
+def _report_out(args: argparse.Namespace) -> None:
+    """``--format xlsx`` needs ``--out``, and ``--out`` is a new file: checked before reading."""
+    if args.format == "xlsx" and args.out is None:
+        raise CommandError("--format xlsx needs --out FILE")
+    if args.out is not None and os.path.lexists(args.out):
+        raise CommandError(f"--out: {args.out} already exists: a report is never written over a file")
+
+
+def _report_options(report: argparse.ArgumentParser) -> None:
+    report.add_argument("--format", choices=REPORT_FORMATS, default="table",
+                        help="an aligned table (default), CSV, or XLSX (needs --out)")
+    report.add_argument("--out", metavar="FILE", help="write to FILE, a new file, not to stdout")
+
+
 def cmd_report_daily(config: Config, args: argparse.Namespace) -> None:
     from .store import StoreError, reports
+    from .store.report_output import daily_sheet, emit
 
     day = _date(args.date)
+    _report_out(args)
 
     def read(conn):
         if args.branch not in config.branches and not reports.branch_exists(conn, args.branch):
@@ -177,13 +200,15 @@ def cmd_report_daily(config: Config, args: argparse.Namespace) -> None:
                              replay_days=config.program.replay_days, hold_minutes=config.program.hold_minutes)
 
     report = with_store(config, lambda store: store.report(read))
-    sys.stdout.write(reports.render_daily(report, args.format))
+    emit(daily_sheet(report), args.format, args.out)
 
 
 def cmd_report_terminal(config: Config, args: argparse.Namespace) -> None:
     from .store import reports
+    from .store.report_output import daily_sheet, emit
 
     day = _date(args.date)
+    _report_out(args)
 
     def read(conn):
         branch = reports.terminal_branch(conn, args.tid)
@@ -191,18 +216,31 @@ def cmd_report_terminal(config: Config, args: argparse.Namespace) -> None:
                              hold_minutes=config.program.hold_minutes, terminal=args.tid)
 
     report = with_store(config, lambda store: store.report(read))
-    sys.stdout.write(reports.render_daily(report, args.format))
+    emit(daily_sheet(report), args.format, args.out)
 
 
 def cmd_report_member(config: Config, args: argparse.Namespace) -> None:
     from .store import reports
+    from .store.report_output import emit, member_sheet
 
-    days = _whole(args.days, f"--days: expected a whole number of days, got {args.days!r}")
-    if not 0 < days <= MAX_REPORT_DAYS:
-        raise CommandError(f"--days: expected a number of days from 1 to {MAX_REPORT_DAYS}, got {days}")
-    since = datetime.now(UTC) - timedelta(days=days)
-    rows = with_store(config, lambda store: store.report(lambda conn: reports.member(conn, args.card, since)))
-    sys.stdout.write(reports.render_member(rows, args.format))
+    days = _report_days(args.days)
+    _report_out(args)
+    now = datetime.now(UTC)
+    report = with_store(config, lambda store: store.report(
+        lambda conn: reports.member(conn, args.card, now - timedelta(days=days), now)))
+    emit(member_sheet(report), args.format, args.out)
+
+
+def cmd_report_expired(config: Config, args: argparse.Namespace) -> None:
+    from .store import reports
+    from .store.report_output import emit, expired_sheet
+
+    last = _date(args.date)
+    days = _report_days(args.days)
+    _report_out(args)
+    first, now = last - timedelta(days=days - 1), datetime.now(UTC)
+    report = with_store(config, lambda store: store.report(lambda conn: reports.expired(conn, first, last, now)))
+    emit(expired_sheet(report), args.format, args.out)
 
 
 def cmd_giftcard_register(config: Config, args: argparse.Namespace) -> None:
@@ -441,36 +479,49 @@ def parser() -> argparse.ArgumentParser:
                     "gateway of this store to reload its program (through the change feed).",
     ).set_defaults(func=cmd_reload)
 
-    report = commands.add_parser("report", help="reports from the transaction journal (read-only)").add_subparsers(
+    report = commands.add_parser("report", help="reports from the journal and credit lots (read-only)").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     daily = report.add_parser(
         "daily", help="one branch's figures for one business day, per terminal and in total",
-        description="Approved redemptions (redeem 00/10 and complete), refunds, reversals, open and expired holds "
+        description="Approved redemptions (redeem 00/10 and complete), refunds, reversals, open and expired holds, "
+                    "accruals (money paid, credit and points earned), accrual returns (money refunded, credit "
+                    "taken back), voucher top-ups, gift card activations, "
                     "and declines by response code and binding limit, per terminal of the branch and in total, "
                     "for one business day (the branch's local date from its cut-off hour, as the caps count it). "
                     "Amounts in minor units. A day without transactions is a report of zeros.")
     daily.add_argument("--branch", required=True)
     daily.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
-    daily.add_argument("--format", choices=REPORT_FORMATS, default="table", help="an aligned table (default) or CSV")
+    _report_options(daily)
     daily.set_defaults(func=cmd_report_daily)
     term = report.add_parser("terminal", help="one terminal's figures for one business day",
                              description="The figures of 'report daily' for one registered terminal, at the branch "
                                          "it is registered at.")
     term.add_argument("tid")
     term.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the business day")
-    term.add_argument("--format", choices=REPORT_FORMATS, default="table", help="an aligned table (default) or CSV")
+    _report_options(term)
     term.set_defaults(func=cmd_report_terminal)
     mem = report.add_parser(
         "member", help="a member's journal rows of the last days, newest first",
         description="The journal rows of the member's account (any of its cards), newest first: time (UTC), "
                     "terminal, kind, requested, approved, code, binding limit, RRN. The journal is not indexed by "
                     "member, so this scans the journal of the last --days days (indexed by time): keep it short. "
-                    "Requests whose card was not resolved to a member (unknown or lost card) are not shown.")
+                    "Requests whose card was not resolved to a member (unknown or lost card) are not shown. The "
+                    "table's first line gives the credit left in the member's expired lots.")
     mem.add_argument("card")
     mem.add_argument("--days", default="30", metavar="N",
                      help="scan the journal of the last N days (default 30); a larger N scans more of it")
-    mem.add_argument("--format", choices=REPORT_FORMATS, default="table", help="an aligned table (default) or CSV")
+    _report_options(mem)
     mem.set_defaults(func=cmd_report_member)
+    expired = report.add_parser(
+        "expired", help="credit that expired, per UTC date and lot source (program-wide)",
+        description="The credit lots that expired on each UTC date of the --days days ending with --date (a lot "
+                    "expiring later today has not yet), per source (grant, group, accrual, referral, voucher, "
+                    "gift, points, import ...): how many, how many had credit left, and that credit, in minor "
+                    "units. Lots belong to members, not branches: the report is program-wide.")
+    expired.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the last UTC date")
+    expired.add_argument("--days", default="1", metavar="N", help="the N dates ending with --date (default 1)")
+    _report_options(expired)
+    expired.set_defaults(func=cmd_report_expired)
 
     from .simulators.options import add_arguments
 
