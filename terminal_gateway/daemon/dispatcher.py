@@ -47,17 +47,29 @@ class Dispatcher:
         try:
             decision = self.core.decide(request, self._clock(), family)
         except Exception:
-            log.failure("could not decide a {kind} from terminal {terminal}; answered 96, nothing changed",
-                        kind=type(request).__name__, terminal=request.terminal)
-            return succeed(Outcome(Code.MALFUNCTION, message="the gateway could not decide this request"))
+            return self._internal_error(request)
         if not decision.records and not self._pending:
             self._log(request, decision.outcome)
             return succeed(decision.outcome)
+        try:
+            prepared = self._prepare(decision.records)
+        except Exception:
+            self.core.revert(decision.records)
+            return self._internal_error(request)
         self._seq += 1
         answer: Deferred[Outcome] = Deferred()
         self._pending[self._seq] = (answer, request, decision)
-        self._submit(self._seq, self._prepare(decision.records))
+        self._submit(self._seq, prepared)
         return answer
+
+    def _internal_error(self, request: Request) -> Deferred[Outcome]:
+        """A bug met deciding or recording ``request``: what it changed is undone, it is
+        answered 96, and the gateway goes on with the next request."""
+        log.failure("could not decide or record a {kind} from terminal {terminal}; answered 96, nothing changed",
+                    kind=type(request).__name__, terminal=request.terminal)
+        outcome = Outcome(Code.MALFUNCTION, message="the gateway could not decide this request")
+        self._log(request, outcome)
+        return succeed(outcome)
 
     def committed(self, through: int) -> None:
         """The store made every decision up to ``through`` durable: answer them."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, fields, is_dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from functools import cache
 from operator import attrgetter
@@ -74,8 +74,8 @@ def _encoder(cls: type) -> Encoder:
         return _dataclass_encoder(cls)
     if issubclass(cls, Enum):
         return attrgetter("value")
-    if issubclass(cls, datetime):
-        return datetime.isoformat
+    if issubclass(cls, date):  # datetime too
+        return cls.isoformat
     if issubclass(cls, tuple | list):
         return lambda value: [_plain(each) for each in value]
     return _same
@@ -133,8 +133,8 @@ def _decoder(hint: Any) -> Decoder:
         return _dataclass_decoder(hint)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint
-    if hint is datetime:
-        return datetime.fromisoformat
+    if hint in (datetime, date):
+        return hint.fromisoformat
     return _same
 
 

@@ -12,6 +12,7 @@ from terminal_gateway.rules.effects import (
     Changed,
     DailyUsage,
     InvoiceUsage,
+    PinFailure,
     Posting,
     Recorded,
     Session,
@@ -68,3 +69,14 @@ def test_fields_at_their_default_are_left_out() -> None:
     entry = Entry(kind="balance", terminal="T0000001", outcome=Outcome(Code.APPROVED))
     (item,) = json.loads(journal.encode([Recorded(entry)]))
     assert item == {"type": "Recorded", "entry": {"kind": "balance", "terminal": "T0000001", "outcome": {"code": "00"}}}
+
+
+def test_the_club_programs_entries_and_effects_survive_json() -> None:
+    """A gift activation's answer carries a date (DE14); an accrual names what it changed."""
+    outcome = Outcome(Code.APPROVED, amount=300_000, balance=300_000, rrn="000000000008", auth_code="000008",
+                      earned=-2_500, points_earned=-3, points=7, group="gold", discount=5,
+                      expires_on=(NOW + timedelta(days=365)).date())
+    entry = Entry(kind="gift_activation", terminal="T0000001", outcome=outcome, key="T0000001:000002:0301083000",
+                  created=("lot9",), previous_group="silver", ref="accrual-id")
+    effects = [Recorded(entry), PinFailure("terminal:T0000001", NOW)]
+    assert journal.decode(journal.encode(effects), {}.get) == effects
