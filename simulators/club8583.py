@@ -8,6 +8,7 @@ reconciliation means something), and prints every transaction as it happens.
 from __future__ import annotations
 
 import argparse
+import csv
 import random
 import sys
 from collections import Counter
@@ -21,6 +22,7 @@ from twisted.internet.protocol import Protocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
+from terminal_gateway.rules.cards import with_check_digit
 from terminal_gateway.vocabulary import mask_pan
 
 from .population import card_number, terminal_id
@@ -338,6 +340,37 @@ async def random_day(terminal: SimulatedTerminal, cards: list[str], rng: random.
     await terminal.reconcile()
 
 
+async def club_day(terminal: SimulatedTerminal, cards: list[str], rng: random.Random, pin: str | None,
+                   gift: str | None) -> None:
+    """The club program at a counter: pay partly with credit, accrue on the money paid,
+    a partial return, a voucher top-up and a wrong PIN, a gift card activated and spent."""
+    await terminal.sign_on()
+    card = rng.choice(cards)
+    invoice = f"INV-{terminal.tid}-{rng.randrange(10**6):06d}"
+    _, sale = await terminal.redeem(card, 50_000, invoice, total=400_000)
+    paid = 400_000 - sale.amount
+    await terminal.accrue(card, paid, invoice, lines={"FILLING": 300_000, "CHECKUP": 100_000})
+    await terminal.accrual_return(card, paid // 4, invoice)
+    await terminal.balance(card)
+    if pin:
+        await terminal.top_up(card, pin)
+        await terminal.top_up(card, "000000000000")  # a wrong PIN: 55
+    if gift:
+        await terminal.activate_gift(gift, 300_000)
+        await terminal.activate_gift(gift, 300_000)
+        await terminal.redeem(gift, 120_000, invoice + "-G")
+        await terminal.balance(gift)
+    await terminal.reconcile()
+
+
+def _gift_cards(first: str | None, count: int) -> list[str | None]:
+    """``count`` consecutive gift card numbers from ``first`` (as ``giftcard register`` makes them)."""
+    if first is None:
+        return [None] * count
+    body = int(first[:-1])
+    return [with_check_digit(f"{body + n:0{len(first) - 1}d}") for n in range(count)]
+
+
 # -- the command --------------------------------------------------------------------------------
 
 async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter[str]:
@@ -347,14 +380,21 @@ async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter
     rng = random.Random(args.seed)
     cards = [card_number(i) for i in range(1, args.cards + 1)]
     runs, terminals = [], []
+    pins = _read_pins(args.vouchers) if args.scenario == "club" and args.vouchers else []
+    gifts = _gift_cards(args.gift_card, args.terminals)
     for index in range(args.first_terminal, args.first_terminal + args.terminals):
         link = await connectProtocol(TCP4ClientEndpoint(reactor, args.host, args.port), TerminalLink(
             TerminalCodec(profile)))
         terminal = SimulatedTerminal(terminal_id(index), args.branch, link, printer, stan=rng.randrange(999_000))
         terminals.append(terminal)
         own = random.Random(rng.random())
-        scenario = (scripted_day(terminal, cards, own) if args.scenario == "day"
-                    else random_day(terminal, cards, own, args.transactions))
+        if args.scenario == "club":
+            pin = pins[index - 1] if index - 1 < len(pins) else None  # terminal N tops up with PIN N
+            scenario = club_day(terminal, cards, own, pin, gifts[index - args.first_terminal])
+        elif args.scenario == "day":
+            scenario = scripted_day(terminal, cards, own)
+        else:
+            scenario = random_day(terminal, cards, own, args.transactions)
         runs.append(defer.ensureDeferred(scenario))
     results = await defer.DeferredList(runs, consumeErrors=True)
     codes: Counter[str] = Counter()
@@ -365,6 +405,11 @@ async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter
             codes["failed"] += 1
             print(f"{terminal.tid}: {failure.getErrorMessage()}", file=sys.stderr)
     return codes
+
+
+def _read_pins(path: str) -> list[str]:
+    with open(path, newline="") as f:
+        return [row["pin"] for row in csv.DictReader(f)]
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """The README's first command: a demo clinic on SQLite, the real daemon, live terminals.
 
 It does what an installer would, through the real command line: write a configuration,
-``init``, import terminals and members, start ``terminal-gateway run``, then let simulated
-terminals of every firmware family work a clinic day against it, and stop it cleanly.
+``init``, import terminals and members, register gift cards, generate and sell vouchers,
+start ``terminal-gateway run``, then let simulated terminals of every firmware family work
+a clinic day against it (redemptions, then a random day, then the club program: accrual,
+return, top-up, gift cards), and stop it cleanly.
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .local import clinic_config, free_ports, wait_for_port
+from ..rules.cards import with_check_digit
+from .local import clinic_config, free_ports, wait_for_port, write_voucher_key
 from .population import card_number, write_members, write_terminals
+
+GIFT_BODY = 60379900000000  # the demo's nine gift cards: this number and the eight after, with check digits
+
+
+def gift_card(n: int) -> str:
+    return with_check_digit(str(GIFT_BODY + n))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ports = free_ports(3)
     config = folder / "gateway.toml"
     profiles = ("club-t1", "club-t2", "club-t3")
-    config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True))))
+    key = write_voucher_key(folder / "voucher.key")
+    config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True)),
+                                    voucher_key_file=key))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
 
     def step(*words: str) -> None:
@@ -43,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     step("member", "import", str(write_members(folder / "members.csv", 200, credit=500_000)))
     step("member", "add", card_number(1000), "--group", "gold")
     step("credit", "grant", card_number(1000), "2000000", "--expires-in-days", "180")
+    step("member", "add", card_number(1001), "--referrer", card_number(1))
+    step("giftcard", "register", gift_card(0), "9")
+    vouchers = folder / "vouchers.csv"
+    vouchers.unlink(missing_ok=True)
+    step("voucher", "generate", "--count", "20", "--value", "50000", "--expires", "2099-12-31", "--batch", "DEMO",
+         "--out", str(vouchers))
+    step("voucher", "activate", "--batch", "DEMO")
 
     log_path = folder / "gateway.log"
     print(f"$ terminal-gateway run    (its decision log: {log_path})", flush=True)
@@ -55,11 +73,13 @@ def main(argv: list[str] | None = None) -> int:
                 except RuntimeError as e:
                     raise SystemExit(f"the gateway did not start: {e}") from None
             for n, (profile, port) in enumerate(zip(profiles, ports, strict=True)):
-                for scenario in ("day", "random"):
+                for scenario in ("day", "random", "club"):
                     print(f"\n--- three {profile} terminals, scenario: {scenario} ---", flush=True)
+                    club = ["--vouchers", str(vouchers), "--gift-card", gift_card(3 * n)] if scenario == "club" else []
                     subprocess.run([*cli, "simulate", "--port", str(port), "--profile", profile,
                                     "--terminals", "3", "--first-terminal", str(1 + 3 * n), "--cards", "200",
-                                    "--scenario", scenario, "--transactions", str(args.transactions)], check=True)
+                                    "--scenario", scenario, "--transactions", str(args.transactions), *club],
+                                   check=True)
         finally:
             daemon.send_signal(signal.SIGTERM)
             code = daemon.wait(30)

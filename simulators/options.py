@@ -17,7 +17,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--first-terminal", type=int, default=1, metavar="I")
     p.add_argument("--branch", default=BRANCH)
     p.add_argument("--cards", type=int, default=100, metavar="N", help="cards 1..N of the population")
-    p.add_argument("--scenario", choices=("day", "random"), default="random")
+    p.add_argument("--scenario", choices=("day", "random", "club"), default="random",
+                   help="day: one of every redemption transaction; random: a busy counter; club: earning, "
+                        "returns, voucher top-ups and gift cards")
+    p.add_argument("--vouchers", metavar="CSV", help="club scenario: voucher PINs to top up with (the CSV "
+                                                     "'voucher generate' prints)")
+    p.add_argument("--gift-card", metavar="CARD", help="club scenario: the first of a registered range of gift "
+                                                       "cards, one per terminal")
     p.add_argument("--transactions", type=int, default=20, metavar="N", help="per terminal, random scenario")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="print the summary only")

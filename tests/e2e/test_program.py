@@ -210,3 +210,20 @@ async def expect_earning(terminal, card: str, paid: int, earned: int) -> None:
             return
         assert time.monotonic() - started < 3, f"still earning {reply.earned}, not {earned}"
 
+
+
+def test_the_simulator_works_every_scenario_against_the_daemon(gateway: Gateway) -> None:
+    gateway.enrol(members=20)
+    gateway.cli("giftcard", "register", GIFT, "3")
+    pins = gateway.folder / "pins.csv"
+    gateway.cli("voucher", "generate", "--count", "3", "--value", "10000", "--expires", "2099-12-31", "--batch", "SIM",
+                "--out", str(pins))
+    gateway.cli("voucher", "activate", "--batch", "SIM")
+    gateway.start()
+    common = ["simulate", "--port", str(gateway.ports["club-t2"]), "--profile", "club-t2", "--terminals", "3",
+              "--cards", "20", "--quiet"]
+    club = gateway.cli(*common, "--scenario", "club", "--vouchers", str(pins), "--gift-card", GIFT).stdout
+    # Per terminal: one wrong PIN (55), one second activation (57); everything else approved.
+    assert "summary: 36 answers (00: 30, 55: 3, 57: 3)" in club
+    for scenario in ("day", "random"):  # exit 0: every request answered, every repeat the same
+        assert "summary:" in gateway.cli(*common, "--scenario", scenario).stdout
