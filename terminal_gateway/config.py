@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import config_program as rules
+from .firmware import available_profiles
 from .program import (
     Caps,
     DiscountStep,
@@ -28,10 +29,13 @@ from .program import (
     Upgrade,
     Vouchers,
 )
-from .protocols.club8583 import available_profiles
 
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
-PROTOCOLS = ("club8583",)
+# Each protocol's listeners: TCP ones take host and port, serial ones a device and the
+# terminal (DE41) and branch (DE42) the reader acts as.
+TCP_PROTOCOLS = ("club8583", "smartpos")
+SERIAL_PROTOCOLS = ("cr200",)
+PROTOCOLS = TCP_PROTOCOLS + SERIAL_PROTOCOLS
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
              "services", "interval_rules", "discount_scale", "gift_cards", "vouchers")
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
@@ -81,10 +85,18 @@ class Branch:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
+    """Where terminals of one protocol and firmware profile reach the gateway: a TCP
+    ``host``/``port``, or a serial ``device`` with the ``terminal`` and ``branch`` the
+    reader on it acts as (``baudrate``: the profile's unless set)."""
+
     protocol: str
     profile: str
     host: str = "127.0.0.1"
     port: int = 8583
+    device: str | None = None
+    terminal: str | None = None
+    branch: str | None = None
+    baudrate: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,16 +263,27 @@ def _branch(s: _Section, groups: dict[str, Group]) -> Branch:
     return branch
 
 
-def _listener(path: str, index: int, table: Any, profiles: frozenset[str]) -> Listener:
+def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branches: dict[str, Branch]) -> Listener:
     s = _Section(path, f"listeners[{index}]", table)
     protocol = s.get("protocol", str, required=True)
     if protocol not in PROTOCOLS:
         s.fail("protocol", "one of " + ", ".join(PROTOCOLS), protocol)
     profile = s.get("profile", str, required=True)
-    if profile not in profiles:
-        s.fail("profile", "a firmware profile: " + ", ".join(sorted(profiles)), profile)
-    port = s.amount("port", upper=65535)
-    listener = Listener(protocol, profile, s.get("host", str, "127.0.0.1"), 8583 if port is None else port)
+    if profiles.get(profile) != protocol:
+        own = sorted(name for name, family in profiles.items() if family == protocol)
+        s.fail("profile", f"a {protocol} firmware profile: " + (", ".join(own) or "none found"), profile)
+    if protocol in TCP_PROTOCOLS:
+        port = s.amount("port", upper=65535)
+        listener = Listener(protocol, profile, s.get("host", str, "127.0.0.1"), 8583 if port is None else port)
+    else:
+        terminal = s.get("terminal", str, required=True)
+        if not 1 <= len(terminal) <= 8:
+            s.fail("terminal", "1 to 8 characters (DE41)", terminal)
+        branch = s.get("branch", str, required=True)
+        if branch not in branches:
+            s.fail("branch", "the id of a configured [[branches]] entry", branch)
+        listener = Listener(protocol, profile, port=0, device=s.get("device", str, required=True),
+                            terminal=terminal, branch=branch, baudrate=s.amount("baudrate", lower=50))
     s.done()
     return listener
 
@@ -321,20 +344,23 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     root.done()
     base = Path(name).resolve().parent
     dirs = _profiles_dirs(root, base)
-    profiles = frozenset(available_profiles(dirs))
+    profiles = available_profiles(dirs)
     store = _store(name, root.get("store", dict, required=True))
     program = _program(name, root.get("program", dict, {}))
     groups = _groups(name, root.get("groups", dict, required=True))
     branches = [_branch(s, groups) for s in root.each("branches")]
     root.unique("branches.id", branches, lambda b: b.id, "a branch id no other branch has")
-    listeners = [_listener(name, i, t, profiles) for i, t in enumerate(root.get("listeners", list, []))]
+    by_id = {b.id: b for b in branches}
+    listeners = [_listener(name, i, t, profiles, by_id) for i, t in enumerate(root.get("listeners", list, []))]
     root.unique("listeners.port", listeners, lambda li: f"{li.host}:{li.port}" if li.port else None,
                 "a host and port no other listener has")
+    root.unique("listeners.device", listeners, lambda li: li.device, "a device no other listener has")
+    root.unique("listeners.terminal", listeners, lambda li: li.terminal, "a terminal no other reader acts as")
     return Config(
         path=name,
         store=store,
         program=program,
-        branches={b.id: b for b in branches},
+        branches=by_id,
         listeners=tuple(listeners),
         groups=groups,
         profiles_dirs=dirs,

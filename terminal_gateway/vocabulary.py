@@ -149,11 +149,12 @@ class Redeem(Request):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Complete(Request):
-    """Capture an open hold, named by its RRN, for at most the held amount."""
+    """Capture an open hold, named by its RRN, for at most the held amount; ``card``, where
+    the protocol sends it, must be of the hold's account."""
 
-    card: CardRef
     amount: int
     rrn: str
+    card: CardRef | None = None
     currency: int | None = None
 
 

@@ -116,7 +116,7 @@ BROKEN = {
                                    "true or false"),
     "a table where an array is expected": (edited("[[listeners]]", "[listeners]"), "listeners", "an array"),
     "unknown profile": (edited('profile = "club-t2"', 'profile = "club-t9"'), "listeners[0].profile",
-                        "a firmware profile: club-t1, club-t2, club-t3"),
+                        "a club8583 firmware profile: club-t1, club-t2, club-t3"),
     "unknown protocol": (edited('protocol = "club8583"', 'protocol = "iso8583"'), "listeners[0].protocol",
                          "one of club8583"),
     "a port out of range": (edited("port = 8583", "port = 70000"), "listeners[0].port", "from 0 to 65535"),
@@ -248,6 +248,47 @@ def test_a_profile_name_missing_from_every_folder_lists_the_ones_there_are(tmp_p
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "clinic-pos.toml").write_text("")
     path = write(tmp_path, 'profiles_dirs = ["profiles"]\n' + edited('profile = "club-t2"', 'profile = "pos"'))
-    with pytest.raises(ConfigError, match=r"listeners\[0\]\.profile: expected a firmware profile: clinic-pos, "
+    with pytest.raises(ConfigError, match=r"listeners\[0\]\.profile: expected a club8583 firmware profile: clinic-pos, "
                                           r"club-t1, club-t2, club-t3, got 'pos'"):
+        load(path)
+
+
+SERIAL = """
+profiles_dirs = ["profiles"]
+
+[[listeners]]
+protocol = "cr200"
+profile = "reader-fw9"
+device = "/dev/ttyUSB0"
+terminal = "T0000009"
+branch = "CLINIC000000001"
+"""
+
+
+def serial_install(tmp_path: Path, listener: str = SERIAL) -> Path:
+    """A configuration with a serial reader whose profile (family cr200) is in its own folder."""
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "reader-fw9.toml").write_text('family = "cr200"\nbaudrate = 9600\n')
+    return write(tmp_path, listener + EXAMPLE)
+
+
+def test_a_serial_reader_is_a_listener_acting_as_a_terminal_of_a_branch(tmp_path: Path) -> None:
+    config = load(serial_install(tmp_path, SERIAL.replace('branch = "', 'baudrate = 115200\nbranch = "')))
+    reader = config.listeners[0]
+    assert (reader.protocol, reader.profile, reader.device, reader.terminal, reader.branch, reader.baudrate) == (
+        "cr200", "reader-fw9", "/dev/ttyUSB0", "T0000009", "CLINIC000000001", 115200)
+    assert config.listeners[1].protocol == "club8583"
+
+
+@pytest.mark.parametrize(("old", "new", "key", "expected"), [
+    ('device = "/dev/ttyUSB0"\n', "", "listeners[0].device", "a string (this key is required)"),
+    ('branch = "CLINIC000000001"', 'branch = "ELSEWHERE"', "listeners[0].branch", "the id of a configured"),
+    ('terminal = "T0000009"', 'terminal = "T000000099"', "listeners[0].terminal", "1 to 8 characters"),
+    ('profile = "reader-fw9"', 'profile = "club-t2"', "listeners[0].profile", "a cr200 firmware profile: reader-fw9"),
+    ('protocol = "cr200"', 'protocol = "club8583"', "listeners[0].profile", "a club8583 firmware profile: club-t1"),
+])
+def test_a_listener_is_checked_against_its_protocol(tmp_path: Path, old: str, new: str, key: str,
+                                                    expected: str) -> None:
+    path = serial_install(tmp_path, SERIAL.replace(old, new))
+    with pytest.raises(ConfigError, match=rf": {re.escape(key)}: expected {re.escape(expected)}"):
         load(path)

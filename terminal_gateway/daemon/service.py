@@ -18,8 +18,7 @@ from twisted.logger import Logger
 
 from .. import config as configuration
 from ..config import Config, ConfigError
-from ..drivers.tcp import Club8583Factory
-from ..protocols.club8583 import HostCodec, load_profile
+from ..drivers import Endpoint, make_endpoint
 from ..rules import Ledger, RuleCore
 from ..store import ReloadChange, Store, apply_change
 from .dispatcher import Dispatcher
@@ -32,8 +31,6 @@ class GatewayService(MultiService):
     def __init__(self, config: Config, store: Store, reactor: object = default_reactor):
         super().__init__()
         self.config, self.store, self.reactor = config, store, reactor
-        self.factories: list[Club8583Factory] = []
-        self.ports: list[object] = []
         ledger = Ledger()
         started = datetime.now(UTC)
         self.cursor = store.load(ledger, started, config.program.replay_days)
@@ -47,21 +44,15 @@ class GatewayService(MultiService):
             on_failed=lambda first, error: self.dispatcher.failed(first, error),
         )
         self.dispatcher = Dispatcher(self.core, self.writer.submit, self.writer.resume, store.prepare)
-        for listener in config.listeners:
-            profile = load_profile(listener.profile, config.profiles_dirs)
-            factory = Club8583Factory(profile, HostCodec(profile, config.program.currency), self.dispatcher)
-            self.factories.append(factory)
+        self.endpoints: list[Endpoint] = [make_endpoint(listener, config, self.dispatcher)
+                                          for listener in config.listeners]
         self._poller = LoopingCall(self._poll_changes)
 
     def startService(self) -> None:
         self.writer.start(self.reactor)
         super().startService()
-        for factory, listener in zip(self.factories, self.config.listeners, strict=True):
-            port = self.reactor.listenTCP(listener.port, factory, interface=listener.host)
-            self.ports.append(port)
-            address = port.getHost()
-            log.info("listening for {protocol} terminals ({profile}) on {host}:{port}",
-                     protocol=listener.protocol, profile=listener.profile, host=address.host, port=address.port)
+        for endpoint in self.endpoints:
+            log.info("{where}", where=endpoint.start(self.reactor))
         self._poller.start(self.config.store.poll_seconds, now=False)
 
     @inlineCallbacks
@@ -69,13 +60,12 @@ class GatewayService(MultiService):
         log.info("stopping: no new connections or requests; answering what is in flight")
         if self._poller.running:
             self._poller.stop()
-        for port in self.ports:
-            yield port.stopListening()
+        for endpoint in self.endpoints:
+            yield endpoint.stop_listening()
         yield super().stopService()
         yield self.dispatcher.drain()
-        for factory in self.factories:
-            for connection in list(factory.connections):
-                connection.transport.loseConnection()
+        for endpoint in self.endpoints:
+            endpoint.disconnect()
         yield self.writer.stop()
         self.store.close()
         log.info("stopped cleanly: every approved decision is durable")

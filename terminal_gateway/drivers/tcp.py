@@ -6,11 +6,14 @@ decision is durable, in whatever order that happens (terminals match DE41 + DE11
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
+from ..config import Config, Listener
 from ..daemon.dispatcher import Dispatcher
-from ..protocols.club8583 import HostCodec, Profile, ResponseContext, Undecodable
+from ..protocols.club8583 import HostCodec, Profile, ResponseContext, Undecodable, load_profile
 from ..protocols.framing import FrameBuffer, FramingError
 from ..vocabulary import Malformed, Outcome, TerminalFamily
 
@@ -74,3 +77,29 @@ class Club8583Factory(Factory):
 
     def buildProtocol(self, addr: object) -> Club8583Protocol:
         return Club8583Protocol(self)
+
+
+class TCPEndpoint:
+    """A TCP listener for a factory that keeps its open ``connections``; any protocol's."""
+
+    def __init__(self, listener: Listener, factory: Any):
+        self.listener, self.factory = listener, factory
+        self.port: Any = None
+
+    def start(self, reactor: Any) -> str:
+        self.port = reactor.listenTCP(self.listener.port, self.factory, interface=self.listener.host)
+        address = self.port.getHost()
+        return (f"listening for {self.listener.protocol} terminals ({self.listener.profile}) "
+                f"on {address.host}:{address.port}")
+
+    def stop_listening(self) -> Any:
+        return self.port.stopListening() if self.port is not None else None
+
+    def disconnect(self) -> None:
+        for connection in list(self.factory.connections):
+            connection.transport.loseConnection()
+
+
+def club8583_endpoint(listener: Listener, config: Config, dispatcher: Dispatcher) -> TCPEndpoint:
+    profile = load_profile(listener.profile, config.profiles_dirs)
+    return TCPEndpoint(listener, Club8583Factory(profile, HostCodec(profile, config.program.currency), dispatcher))

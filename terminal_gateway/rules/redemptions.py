@@ -72,7 +72,9 @@ def complete(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no hold with RRN {request.rrn} at this branch")
     if hold.hold_state != "open":
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is {hold.hold_state}")
-    problem = core.resolve(d, request.card)
+    if request.card is None:  # a protocol whose completion names the hold only (SmartPOS)
+        d.account = d.ledger.accounts[hold.account_id or ""]
+    problem = core.resolve(d, request.card) if request.card is not None else None
     if problem or d.account is None or d.account.id != hold.account_id:
         return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is not this card's")
     held = hold.outcome.amount

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text
+from sqlalchemy import Connection, Table, Update, bindparam, func, select, text
 
 from ..rules.core import Record
 from ..rules.effects import AccrualBooked, BatchClosed, LotCreated, PointsMoved, Posting, Session, Updated
@@ -167,14 +167,20 @@ def _update(conn: Connection, table: Table, key: str, column: str, values: dict[
     """Set (or with ``add`` increase) ``column`` of the rows keyed by ``values``' keys, in one
     ``executemany``, in key order (so that concurrent writers lock rows in one order); with
     ``olds``, only of the rows whose ``column`` still has the old value. How many rows changed."""
-    value = bindparam("value_")
-    statement = table.update().where(table.c[key] == bindparam("key_"))
-    if olds is not None:
-        statement = statement.where(table.c[column] == bindparam("old_"))
-    statement = statement.values({column: table.c[column] + value if add else value})
+    statement = _update_statement(table, key, column, add, olds is not None)
     params = [{"key_": which, "value_": new, **({"old_": olds[which]} if olds is not None else {})}
               for which, new in sorted(values.items())]
     return conn.execute(statement, params).rowcount
+
+
+@cache
+def _update_statement(table: Table, key: str, column: str, add: bool, guarded: bool) -> Update:
+    """Built once: the writer updates the same few columns in every group commit."""
+    value = bindparam("value_")
+    statement = table.update().where(table.c[key] == bindparam("key_"))
+    if guarded:
+        statement = statement.where(table.c[column] == bindparam("old_"))
+    return statement.values({column: table.c[column] + value if add else value})
 
 
 def _new_ids(conn: Connection, count: int) -> list[int]:

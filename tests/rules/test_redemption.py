@@ -276,3 +276,10 @@ def test_phone_lookup_only_where_the_program_allows_it() -> None:
     assert (found.outcome.code, found.outcome.balance) == (Code.APPROVED, 50_000)
     unknown = opened.send(BalanceInquiry, card=CardRef(phone="09999999999"))
     assert unknown.outcome.code is Code.UNKNOWN_CARD
+
+
+def test_a_completion_without_a_card_captures_the_hold_it_names(club: Club) -> None:
+    card = club.member(1, 100_000)
+    hold = redeem(club, card, 40_000, hold=True)
+    done = club.send(Complete, amount=30_000, rrn=hold.outcome.rrn)
+    assert (done.outcome.code, done.outcome.amount, done.outcome.balance) == (Code.APPROVED, 30_000, 70_000)
