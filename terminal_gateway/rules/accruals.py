@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import date
 from typing import TYPE_CHECKING
-from uuid import uuid4
 
 from ..vocabulary import AccrualReturn, Accrue, Code, Outcome
 from .earning import credit_earned, credit_expiry, points_earned, referrers, upgrade_target
 from .effects import AccrualBooked, LotCreated, PointsMoved, Posting, Updated
-from .ledger import Account, Accrual, Entry
+from .ledger import Account, Accrual, Entry, new_id
 
 if TYPE_CHECKING:
     from .core import Draft, RuleCore
@@ -38,13 +37,13 @@ def accrue(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     shares = []
     for earner, amount, source in earners:
         if amount > 0:
-            lot_id = uuid4().hex
+            lot_id = new_id(d.now)
             expires_at = credit_expiry(config.groups.get(earner.group, group), d.now)
             d.apply(LotCreated(lot_id, earner.id, amount, d.now, expires_at, source))
             shares.append((earner.id, lot_id, amount))
     if points:
         d.apply(PointsMoved(account.id, points))
-    accrual = Accrual(uuid4().hex, account.id, branch, request.invoice, d.now, paid, points, tuple(shares))
+    accrual = Accrual(new_id(d.now), account.id, branch, request.invoice, d.now, paid, points, tuple(shares))
     d.apply(AccrualBooked(accrual))
     entry.ref = accrual.id
     previous = account.group

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from uuid import uuid4
 
 from ..vocabulary import ActivateGift, Code, Limit, Outcome
 from .effects import LotCreated, Updated
-from .ledger import Account, Entry
+from .ledger import Account, Entry, new_id
 
 if TYPE_CHECKING:
     from .core import Draft, RuleCore
@@ -41,7 +40,7 @@ def activate(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     if account.gift_state == "active":
         return Outcome(Code.NOT_PERMITTED_CARD, message="gift card already activated")
     expires_at = d.now + timedelta(days=core.config.gift_cards.validity_days)
-    lot_id = uuid4().hex
+    lot_id = new_id(d.now)
     d.apply(LotCreated(lot_id, account.id, request.amount, d.now, expires_at, "gift"))
     d.apply(Updated("account", account.id, "gift_state", account.gift_state, "active"))
     entry.created = (lot_id,)

@@ -7,6 +7,7 @@ through effects (``effects.py``), so that every change can be persisted and reve
 from __future__ import annotations
 
 import heapq
+import random
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -255,3 +256,13 @@ class Ledger:
             if entry is not None and entry.hold_state == "open":
                 due.append(entry)
         return due
+
+
+_ids = random.Random()  # seeded from the OS; ids need to be unique, not secret
+
+
+def new_id(now: datetime) -> str:
+    """32 hex digits for a row the gateway creates (a lot, an accrual): the time first, so
+    that the store's index appends where the last one went instead of dirtying a random
+    page of it, then 64 random bits, so that several gateways never pick the same."""
+    return f"{int(now.timestamp() * 1_000_000):016x}{_ids.getrandbits(64):016x}"

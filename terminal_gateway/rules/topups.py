@@ -8,11 +8,10 @@ The reason is kept in the record for the operator; the terminal never learns it.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from uuid import uuid4
 
 from ..vocabulary import Code, Outcome, TopUp
 from .effects import LotCreated, PinFailure, Updated
-from .ledger import Entry, Voucher
+from .ledger import Entry, Voucher, new_id
 from .vouchers import locked_until, pin_hash
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
             d.apply(PinFailure(scope, d.now))
         return Outcome(Code.INVALID_PIN, message=f"{WRONG_PIN} ({reason})")
     assert voucher is not None
-    lot_id = uuid4().hex
+    lot_id = new_id(d.now)
     d.apply(LotCreated(lot_id, account.id, voucher.value, d.now, voucher.expires_at, "voucher"))
     d.apply(Updated("voucher", voucher.serial, "state", "active", "redeemed"))
     entry.ref, entry.created = voucher.serial, (lot_id,)

@@ -166,7 +166,7 @@ accruals = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("transaction_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
-    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),  # no index: read whole on start
     Column("branch", String, nullable=False),
     Column("invoice", String, nullable=False),
     Column("at", UTCDateTime, nullable=False, index=True),

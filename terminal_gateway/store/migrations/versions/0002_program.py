@@ -40,7 +40,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_accruals_account_id_accounts"),
         sa.PrimaryKeyConstraint("id", name="pk_accruals"),
     )
-    op.create_index("ix_accruals_account_id", "accruals", ["account_id"])
     op.create_index("ix_accruals_at", "accruals", ["at"])
     # The reports read a day's postings by their transaction and expired lots by expiry.
     op.create_index("ix_postings_transaction_id", "postings", ["transaction_id"])
