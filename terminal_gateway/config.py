@@ -37,7 +37,10 @@ TCP_PROTOCOLS = ("club8583", "smartpos")
 SERIAL_PROTOCOLS = ("cr200",)
 PROTOCOLS = TCP_PROTOCOLS + SERIAL_PROTOCOLS
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
-             "services", "interval_rules", "discount_scale", "gift_cards", "vouchers")
+             "services", "interval_rules", "discount_scale", "gift_cards", "vouchers",
+             "stations", "clubcard", "counter")
+STATION_DRIVERS = ("pcsc", "nfc")  # counter stations: a PC/SC reader, or an NFC reader driven by nfcpy
+MASTER_KEY_SIZES = (16, 32)  # bytes of the club card issuer master key (AES-128 or AES-256)
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
 MAX_AMOUNT = 999_999_999_999  # DE4 is n12
 
@@ -100,6 +103,34 @@ class Listener:
 
 
 @dataclass(frozen=True, slots=True)
+class Station:
+    """A counter station: a card ``reader`` (a PC/SC reader name, matched as a substring, or
+    an nfcpy device path) driven by ``driver``, acting as ``terminal`` (DE41) of ``branch``."""
+
+    driver: str
+    reader: str
+    terminal: str
+    branch: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClubCardSettings:
+    """The club smart cards: where the issuer master key is (``None``: not configured), and
+    whether UID tags may redeem credit (otherwise they only earn)."""
+
+    master_key_file: Path | None = None
+    uid_tags_redeem: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSettings:
+    """The local HTTP interface the counter software asks the stations through."""
+
+    host: str = "127.0.0.1"
+    port: int = 8600
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     currency: int = 364
     hold_minutes: int = 15
@@ -129,6 +160,9 @@ class Config:
     discount_scale: tuple[DiscountStep, ...] = ()  # ascending by from_paid
     gift_cards: GiftCards = field(default_factory=GiftCards)
     vouchers: Vouchers = field(default_factory=Vouchers)
+    stations: tuple[Station, ...] = ()
+    clubcard: ClubCardSettings = field(default_factory=ClubCardSettings)
+    counter: CounterSettings = field(default_factory=CounterSettings)
 
     @property
     def default_group(self) -> Group:
@@ -288,6 +322,44 @@ def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branc
     return listener
 
 
+def _station(s: _Section, branches: dict[str, Branch]) -> Station:
+    driver = s.get("driver", str, required=True)
+    if driver not in STATION_DRIVERS:
+        s.fail("driver", "one of " + ", ".join(STATION_DRIVERS), driver)
+    reader = s.get("reader", str, required=True)
+    if not reader.strip():
+        s.fail("reader", "a PC/SC reader name (or part of it) or an nfcpy device such as 'usb:054c:06c1'", reader)
+    terminal = s.get("terminal", str, required=True)
+    if not 1 <= len(terminal) <= 8:
+        s.fail("terminal", "1 to 8 characters (DE41)", terminal)
+    branch = s.get("branch", str, required=True)
+    if branch not in branches:
+        s.fail("branch", "the id of a configured [[branches]] entry", branch)
+    s.done()
+    return Station(driver, reader, terminal, branch)
+
+
+def _clubcard(root: _Section, base: Path, stations: list[Station]) -> ClubCardSettings:
+    s = root.sub("clubcard") or _Section(root.path, "clubcard", {})
+    key_file = s.get("master_key_file", str)
+    if key_file is None and stations:
+        s.fail("master_key_file", "the issuer master key file (stations read club cards with it)")
+    if key_file is not None and not key_file.strip():
+        s.fail("master_key_file", "a file name, relative to the configuration file's folder", key_file)
+    settings = ClubCardSettings(None if key_file is None else base / key_file,
+                                s.get("uid_tags_redeem", bool, False))
+    s.done()
+    return settings
+
+
+def _counter(root: _Section) -> CounterSettings:
+    s = root.sub("counter") or _Section(root.path, "counter", {})
+    port = s.amount("port", upper=65535, lower=1, default=8600)
+    counter = CounterSettings(s.get("host", str, "127.0.0.1"), port)
+    s.done()
+    return counter
+
+
 def _group(path: str, name: str, table: Any) -> Group:
     s = _Section(path, f"groups.{name}", table)
     if not (name.isascii() and name.replace("-", "").replace("_", "").isalnum() and len(name) <= 32):
@@ -356,6 +428,13 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
                 "a host and port no other listener has")
     root.unique("listeners.device", listeners, lambda li: li.device, "a device no other listener has")
     root.unique("listeners.terminal", listeners, lambda li: li.terminal, "a terminal no other reader acts as")
+    stations = [_station(s, by_id) for s in root.each("stations")]
+    root.unique("stations.reader", stations, lambda st: st.reader, "a reader no other station drives")
+    serial = {li.terminal for li in listeners if li.terminal}
+    root.unique("stations.terminal", stations, lambda st: st.terminal, "a terminal no other station acts as")
+    for index, station in enumerate(stations):
+        if station.terminal in serial:
+            root.fail(f"stations[{index}].terminal", "a terminal no serial listener acts as", station.terminal)
     return Config(
         path=name,
         store=store,
@@ -369,6 +448,9 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         discount_scale=rules.discount_scale(root),
         gift_cards=rules.gift_cards(root),
         vouchers=rules.vouchers(root, base),
+        stations=tuple(stations),
+        clubcard=_clubcard(root, base, stations),
+        counter=_counter(root),
     )
 
 
@@ -398,3 +480,31 @@ def voucher_key(config: Config) -> bytes:
     if len(key) < MIN_VOUCHER_KEY:
         s.fail(key_name, f"a key of at least {MIN_VOUCHER_KEY} bytes ({where} holds {len(key)})")
     return key
+
+
+def read_master_key(path: str | os.PathLike[str]) -> bytes:
+    """The club card issuer master key from ``path``: 16 or 32 bytes, raw or as hex (white
+    space around it ignored). Errors say where and what was wrong, never any of the key."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror or type(e).__name__}") from None
+    text = data.strip()
+    if len(text) in (2 * n for n in MASTER_KEY_SIZES) and all(c in b"0123456789abcdefABCDEF" for c in text):
+        return bytes.fromhex(text.decode("ascii"))
+    if len(data) not in MASTER_KEY_SIZES:
+        raise ConfigError(f"holds {len(data)} bytes: expected 16 or 32 bytes, raw or as 32 or 64 hex digits")
+    return data
+
+
+def master_key(config: Config) -> bytes:
+    """The issuer master key of ``[clubcard] master_key_file``."""
+    where = config.clubcard.master_key_file
+    s = _Section(config.path, "clubcard", {})
+    if where is None:
+        s.fail("master_key_file", "the issuer master key file (stations read club cards with it)")
+    try:
+        return read_master_key(where)
+    except ConfigError as error:
+        s.fail("master_key_file", f"a key file of 16 or 32 bytes, raw or hex ({where}: {error})")
