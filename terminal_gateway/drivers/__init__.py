@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # protocol -> "module:function" making its Endpoint from (listener, config, dispatcher)
 MAKERS = {
     "club8583": "terminal_gateway.drivers.tcp:club8583_endpoint",
+    "smartpos": "terminal_gateway.drivers.smartpos:smartpos_endpoint",
 }
 
 

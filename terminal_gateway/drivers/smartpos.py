@@ -1,0 +1,67 @@
+"""SmartPOS terminals over TCP: the transport edge, where bytes meet the SmartPOS codec.
+
+One connection may carry several requests in flight; each answer is written when its
+decision is durable, in whatever order that happens (terminals match ``request_id``).
+"""
+
+from __future__ import annotations
+
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+
+from ..config import Config, Listener
+from ..daemon.dispatcher import Dispatcher
+from ..protocols.smartpos import HostConnection, Profile, Received, RemoteProtocolError, load_profile
+from ..vocabulary import Outcome
+from .tcp import TCPEndpoint
+
+log = Logger(namespace="terminal_gateway.smartpos")
+
+
+class SmartPOSProtocol(Protocol):
+    def __init__(self, factory: SmartPOSFactory):
+        self.factory = factory
+        self.codec = HostConnection(factory.profile.max_message)
+
+    def connectionMade(self) -> None:
+        self.factory.connections.add(self)
+
+    def connectionLost(self, reason: object = None) -> None:
+        self.factory.connections.discard(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            requests = self.codec.receive_data(data)
+        except RemoteProtocolError as e:
+            log.warn("closing connection from {peer}: {reason}", peer=self._peer(), reason=str(e))
+            self.transport.loseConnection()
+            return
+        for received in requests:
+            answer = self.factory.dispatcher.handle(received.request, self.factory.family)
+            answer.addCallback(self._respond, received)
+
+    def _respond(self, outcome: Outcome, received: Received) -> None:
+        if self.transport is not None and self.connected:
+            self.transport.write(self.codec.send(received, outcome))
+
+    def _peer(self) -> str:
+        peer = self.transport.getPeer() if self.transport else None
+        return f"{peer.host}:{peer.port}" if peer is not None and hasattr(peer, "port") else str(peer)
+
+
+class SmartPOSFactory(Factory):
+    """One listener: a SmartPOS firmware profile and the shared dispatcher."""
+
+    noisy = False
+
+    def __init__(self, profile: Profile, dispatcher: Dispatcher):
+        self.profile, self.dispatcher = profile, dispatcher
+        self.family = profile.family
+        self.connections: set[SmartPOSProtocol] = set()
+
+    def buildProtocol(self, addr: object) -> SmartPOSProtocol:
+        return SmartPOSProtocol(self)
+
+
+def smartpos_endpoint(listener: Listener, config: Config, dispatcher: Dispatcher) -> TCPEndpoint:
+    return TCPEndpoint(listener, SmartPOSFactory(load_profile(listener.profile, config.profiles_dirs), dispatcher))

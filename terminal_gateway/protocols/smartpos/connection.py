@@ -1,0 +1,86 @@
+"""SmartPOS connections, sans-I/O, after h11: bytes in, events out; events in, bytes out.
+
+``HostConnection`` is the gateway's side: ``receive_data`` turns received bytes into
+``Received`` requests (vocabulary requests, ``Malformed`` for one that cannot be decided),
+and ``send`` turns an outcome into the bytes of its response. ``TerminalConnection`` is the
+terminal's side, for simulators and tests. A message over the size limit, or one that does
+not parse, raises ``RemoteProtocolError``: the connection must close (smartpos.proto).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from ...vocabulary import Outcome, Request
+from ..framing import FramingError
+from . import smartpos_pb2 as pb
+from .framing import MAX_MESSAGE, VarintFramer
+from .requests import to_request
+from .responses import to_response
+
+__all__ = ["HostConnection", "Received", "RemoteProtocolError", "TerminalConnection"]
+
+
+class RemoteProtocolError(Exception):
+    """The peer broke the protocol; nothing after this can be read: close the connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One request from the terminal: the ``request_id`` its response carries back, and the
+    vocabulary request to decide (its repr masks the card and leaves out any PIN)."""
+
+    request_id: int
+    request: Request
+
+
+class _Connection:
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self._framer = VarintFramer(max_message)
+
+    def _bodies(self, data: bytes) -> list[bytes]:
+        try:
+            return self._framer.feed(data)
+        except FramingError as e:
+            raise RemoteProtocolError(str(e)) from None
+
+    def _frame(self, message: pb.Request | pb.Response) -> bytes:
+        return self._framer.frame(message.SerializeToString())
+
+
+def _parse(kind: type[pb.Request] | type[pb.Response], body: bytes) -> pb.Request | pb.Response:
+    message = kind()
+    try:
+        message.ParseFromString(body)
+    except DecodeError:
+        # protobuf's message names no value, but say only the size: the body may hold a PIN.
+        raise RemoteProtocolError(f"a {len(body)}-byte message that is not a {kind.__name__}") from None
+    return message
+
+
+class HostConnection(_Connection):
+    """The gateway's end of one terminal connection."""
+
+    def receive_data(self, data: bytes) -> list[Received]:
+        """The requests ``data`` completes, in order."""
+        received = []
+        for body in self._bodies(data):
+            message = _parse(pb.Request, body)
+            received.append(Received(message.request_id, to_request(message)))
+        return received
+
+    def send(self, received: Received, outcome: Outcome) -> bytes:
+        """The bytes of the response to ``received``."""
+        return self._frame(to_response(received.request_id, received.request, outcome))
+
+
+class TerminalConnection(_Connection):
+    """A terminal's end: requests out, responses in."""
+
+    def send(self, request: pb.Request) -> bytes:
+        return self._frame(request)
+
+    def receive_data(self, data: bytes) -> list[pb.Response]:
+        return [_parse(pb.Response, body) for body in self._bodies(data)]
