@@ -253,6 +253,14 @@ def cmd_giftcard_register(config: Config, args: argparse.Namespace) -> None:
           "inactive until a terminal activates them")
 
 
+def cmd_card_issue(config: Config, args: argparse.Namespace) -> None:
+    from .store.uidtags import issue_tag
+
+    uid = with_store(config, lambda store: issue_tag(store, args.uid, args.card))
+    print(f"UID tag {uid} issued to the member holding card {_masked(args.card)}"
+          + ("" if config.clubcard.uid_tags_redeem else "; it may earn, not redeem ([clubcard] uid_tags_redeem)"))
+
+
 def cmd_voucher_generate(config: Config, args: argparse.Namespace) -> None:
     from .config import voucher_key
 
@@ -437,6 +445,16 @@ def parser() -> argparse.ArgumentParser:
     register.add_argument("from_card", metavar="FROM_CARD")
     register.add_argument("count", metavar="COUNT")
     register.set_defaults(func=cmd_giftcard_register)
+
+    card = _actions(commands, "card", "issue UID tags (NFC stickers, fobs) to members")
+    issue = card.add_parser(
+        "issue", help="register a UID tag as an alias of a member's card",
+        description="Register the NFC tag or fob with UID (4, 7 or 10 bytes in hex, colons allowed) to the member "
+                    "holding CARD: a counter station that reads the tag decides as for the card. UID tags may "
+                    "earn; they redeem only where [clubcard] uid_tags_redeem = true.")
+    issue.add_argument("uid", metavar="UID")
+    issue.add_argument("card", metavar="CARD")
+    issue.set_defaults(func=cmd_card_issue)
 
     voucher = _actions(commands, "voucher", "generate, activate and void top-up vouchers")
     generate = voucher.add_parser(

@@ -201,6 +201,17 @@ vouchers = Table(
     CheckConstraint("state IN ('generated', 'active', 'redeemed', 'void')", name="state"),
 )
 
+uid_tags = Table(
+    "uid_tags",
+    metadata,
+    Column("uid", String(20), primary_key=True),  # hex, upper case: 4, 7 or 10 bytes (ISO 14443-3)
+    Column("pan", String(19), ForeignKey("cards.pan"), nullable=False),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+# A UID tag (an NFC sticker or fob without the club applet) is an alias of the member's card
+# it was issued to; counter stations read its UID and decide as for that card.
+
 changes = Table(
     "changes",
     metadata,
