@@ -411,11 +411,19 @@ def parser() -> argparse.ArgumentParser:
     unblock.add_argument("card")
     unblock.set_defaults(func=cmd_member_unblock)
 
-    card = _actions(commands, "card", "replace lost cards")
+    card = _actions(commands, "card", "replace lost cards, issue UID tags")
     replace = card.add_parser("replace", help="report a card lost (41) and move its account to a new card")
     replace.add_argument("old")
     replace.add_argument("new")
     replace.set_defaults(func=cmd_card_replace)
+    issue = card.add_parser(
+        "issue", help="register a UID tag as an alias of a member's card",
+        description="Register the NFC tag or fob with UID (4, 7 or 10 bytes in hex, colons allowed) to the member "
+                    "holding CARD: a counter station that reads the tag decides as for the card. UID tags may "
+                    "earn; they redeem only where [clubcard] uid_tags_redeem = true.")
+    issue.add_argument("uid", metavar="UID")
+    issue.add_argument("card", metavar="CARD")
+    issue.set_defaults(func=cmd_card_issue)
 
     credit = _actions(commands, "credit", "give members credit")
     grant = credit.add_parser("grant", help="add a credit lot to a member's account")
@@ -445,16 +453,6 @@ def parser() -> argparse.ArgumentParser:
     register.add_argument("from_card", metavar="FROM_CARD")
     register.add_argument("count", metavar="COUNT")
     register.set_defaults(func=cmd_giftcard_register)
-
-    card = _actions(commands, "card", "issue UID tags (NFC stickers, fobs) to members")
-    issue = card.add_parser(
-        "issue", help="register a UID tag as an alias of a member's card",
-        description="Register the NFC tag or fob with UID (4, 7 or 10 bytes in hex, colons allowed) to the member "
-                    "holding CARD: a counter station that reads the tag decides as for the card. UID tags may "
-                    "earn; they redeem only where [clubcard] uid_tags_redeem = true.")
-    issue.add_argument("uid", metavar="UID")
-    issue.add_argument("card", metavar="CARD")
-    issue.set_defaults(func=cmd_card_issue)
 
     voucher = _actions(commands, "voucher", "generate, activate and void top-up vouchers")
     generate = voucher.add_parser(
