@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 MAKERS = {
     "club8583": "terminal_gateway.drivers.tcp:club8583_endpoint",
     "smartpos": "terminal_gateway.drivers.smartpos:smartpos_endpoint",
+    "cr200": "terminal_gateway.drivers.serial:cr200_endpoint",
 }
 
 

@@ -1,0 +1,204 @@
+"""CR-200 readers on serial lines: the transport edge, where the port's bytes meet the link
+layer and the reader's session (``protocols.cr200``).
+
+One port per reader, opened with the line settings of the listener's firmware profile
+(8N1, no flow control; the listener's ``baudrate`` wins over the profile's). A reader that is
+unplugged (its device path disappears, or reading it fails) is looked for every
+``reopen_seconds`` and reopened when its path is back; its session (last response, history)
+lives on across that, only frames in flight on the old port are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import serial
+from twisted.internet.protocol import Protocol
+from twisted.internet.serialport import SerialPort
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from ..config import Config, Listener
+from ..daemon.dispatcher import Dispatcher
+from ..protocols.cr200 import (
+    Answer,
+    Decide,
+    GaveUp,
+    Link,
+    Pending,
+    Profile,
+    ReaderSession,
+    Received,
+    Refused,
+    load_profile,
+)
+from ..rules.calendar import business_day
+from ..vocabulary import Outcome, TerminalFamily
+
+log = Logger(namespace="terminal_gateway.cr200")
+
+_PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
+
+
+class CR200Line(Protocol):
+    """The bytes of one open port, through a fresh ``Link``, to the reader's session."""
+
+    def __init__(self, reader: CR200Reader) -> None:
+        self.reader = reader
+        profile = reader.profile
+        self.link = Link(ack_timeout=profile.ack_timeout, max_sends=profile.max_sends, max_data=profile.max_data)
+        self._timer: Any = None
+        self.open = False
+
+    def connectionMade(self) -> None:
+        self.open = True
+
+    def connectionLost(self, reason: object = None) -> None:
+        self.open = False
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self.reader.lost(self, reason)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.link.receive(data, self.reader.reactor.seconds())
+        self.pump()
+
+    def send(self, data: bytes) -> None:
+        self.link.send(data, self.reader.reactor.seconds())
+        self.pump()
+
+    def pump(self) -> None:
+        """Handle what the link has for us, write what it has for the line, set its timer."""
+        while (event := self.link.next_event()) is not None:
+            if isinstance(event, Received):
+                self.reader.request(event.data)
+            elif isinstance(event, Refused):
+                log.warn("{terminal}: NAKed a frame from the reader: {reason}", terminal=self.reader.terminal,
+                         reason=event.reason)
+            elif isinstance(event, GaveUp):
+                log.warn("{terminal}: no ACK after {sends} sends; response dropped (the reader may ask again)",
+                         terminal=self.reader.terminal, sends=event.sends)
+        out = self.link.data_to_send()
+        if out and self.open and self.transport is not None:
+            self.transport.write(out)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        deadline = self.link.deadline
+        if deadline is not None and self.open:
+            reactor = self.reader.reactor
+            self._timer = reactor.callLater(max(0.0, deadline - reactor.seconds()), self._expired)
+
+    def _expired(self) -> None:
+        self._timer = None
+        self.link.poll(self.reader.reactor.seconds())
+        self.pump()
+
+
+class CR200Reader:
+    """One listener: one reader on one device, acting as the listener's terminal."""
+
+    def __init__(self, listener: Listener, profile: Profile, session: ReaderSession, dispatcher: Dispatcher):
+        assert listener.device is not None and listener.terminal is not None
+        self.listener, self.profile, self.session, self.dispatcher = listener, profile, session, dispatcher
+        self.device, self.terminal = listener.device, listener.terminal
+        self.baudrate = listener.baudrate or profile.baudrate
+        self.family = TerminalFamily(profile.name, profile.partial_approval, signon_required=False)
+        self.reactor: Any = None
+        self.port: Any = None
+        self.line: CR200Line | None = None
+        self._watch = LoopingCall(self._check)
+        self._closing = False
+        self._missing_logged = False
+
+    # -- Endpoint ---------------------------------------------------------------------------
+
+    def start(self, reactor: Any) -> str:
+        self.reactor = reactor
+        self._watch.clock = reactor
+        opened = self._open()
+        self._watch.start(self.profile.reopen_seconds, now=False)
+        where = (f"CR-200 reader {self.terminal} of branch {self.listener.branch} ({self.profile.name}, "
+                 f"{self.baudrate} baud 8{self.profile.parity}{self.profile.stopbits}) on {self.device}")
+        return f"serving the {where}" if opened else f"waiting for the {where}: not there yet"
+
+    def stop_listening(self) -> None:
+        """No reopening from now on; an open port stays until ``disconnect``."""
+        if self._watch.running:
+            self._watch.stop()
+
+    def disconnect(self) -> None:
+        self._closing = True
+        if self.port is not None:
+            self.port.loseConnection()
+
+    # -- the port ---------------------------------------------------------------------------
+
+    def _open(self) -> bool:
+        line = CR200Line(self)
+        try:
+            port = SerialPort(line, self.device, self.reactor, baudrate=self.baudrate,
+                              bytesize=self.profile.bytesize, parity=_PARITY[self.profile.parity],
+                              stopbits=self.profile.stopbits, xonxoff=0, rtscts=0)
+        except (OSError, serial.SerialException) as error:
+            if not self._missing_logged:
+                log.warn("{terminal}: cannot open {device} ({error}); trying again every {every} s",
+                         terminal=self.terminal, device=self.device, error=error, every=self.profile.reopen_seconds)
+                self._missing_logged = True
+            return False
+        self.port, self.line, self._missing_logged = port, line, False
+        return True
+
+    def _check(self) -> None:
+        """Every ``reopen_seconds``: reopen a closed port whose device is there; close an open
+        one whose device path went away (some USB-serial drivers report nothing on unplug)."""
+        if self.port is None:
+            if os.path.exists(self.device) and self._open():
+                log.info("{terminal}: reader on {device} is back; port reopened", terminal=self.terminal,
+                         device=self.device)
+        elif not os.path.exists(self.device):
+            log.warn("{terminal}: {device} is gone (unplugged?); closing the port", terminal=self.terminal,
+                     device=self.device)
+            self.port.loseConnection()
+
+    def lost(self, line: CR200Line, reason: object) -> None:
+        if line is not self.line:
+            return
+        self.port, self.line = None, None
+        if not self._closing:
+            log.warn("{terminal}: lost {device} ({reason}); looking for it every {every} s",
+                     terminal=self.terminal, device=self.device, every=self.profile.reopen_seconds,
+                     reason=getattr(reason, "value", reason))
+
+    # -- requests and answers ---------------------------------------------------------------
+
+    def request(self, data: bytes) -> None:
+        action = self.session.receive(data, datetime.now(UTC))
+        if isinstance(action, Answer):
+            self._send(action.data)
+        elif isinstance(action, Decide):
+            answer = self.dispatcher.handle(action.request, self.family)
+            answer.addCallback(self._decided, action.pending)
+            answer.addErrback(lambda failure: log.failure("{terminal}: answering failed", failure,
+                                                          terminal=self.terminal))
+
+    def _decided(self, outcome: Outcome, pending: Pending) -> None:
+        self._send(self.session.respond(pending, outcome))
+
+    def _send(self, data: bytes) -> None:
+        if self.line is not None and self.line.open:
+            self.line.send(data)
+        else:
+            log.warn("{terminal}: the port closed before the answer; it is kept for the reader's repeat",
+                     terminal=self.terminal)
+
+
+def cr200_endpoint(listener: Listener, config: Config, dispatcher: Dispatcher) -> CR200Reader:
+    profile = load_profile(listener.profile, config.profiles_dirs)
+    branch = config.branches[listener.branch or ""]
+    session = ReaderSession(listener.terminal or "",
+                            day=lambda now: business_day(now, branch.timezone, branch.day_cutoff_hour),
+                            width=profile.display_width, history_size=profile.history)
+    return CR200Reader(listener, profile, session, dispatcher)
