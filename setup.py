@@ -13,6 +13,7 @@ setup(
         "terminal_gateway.drivers",
         "terminal_gateway.protocols",
         "terminal_gateway.protocols.club8583",
+        "terminal_gateway.protocols.clubcard",
         "terminal_gateway.protocols.cr200",
         "terminal_gateway.protocols.smartpos",
         "terminal_gateway.rules",
@@ -45,6 +46,10 @@ setup(
     ],
     extras_require={
         "postgresql": ["psycopg[binary]>=3.1,<4"],
+        # counter stations: PC/SC readers through pcscd (needs swig and libpcsclite-dev to build),
+        # NFC readers driven directly
+        "pcsc": ["pyscard>=2.0,<3"],
+        "nfc": ["nfcpy>=1.0,<2"],
         "test": [
             "pytest>=8,<10",
             "pytest-twisted>=1.14,<2",

@@ -116,8 +116,9 @@ class VpcdCard:
                         self.card.selected = False  # power off or reset: the applet is deselected
                 else:
                     self._send(self.card.answer(message))
-        except (OSError, ConnectionError):
-            return
+        except OSError:  # vpcd went away, or the card's ``answer`` pulled the card out (raised)
+            with contextlib.suppress(OSError):
+                self._sock.close()
 
     def remove(self) -> None:
         with contextlib.suppress(OSError):

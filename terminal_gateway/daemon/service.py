@@ -47,6 +47,12 @@ class GatewayService(MultiService):
         self.endpoints: list[Endpoint] = [make_endpoint(listener, config, self.dispatcher)
                                           for listener in config.listeners]
         self._poller = LoopingCall(self._poll_changes)
+        if config.stations:  # counter stations and their HTTP interface, a child service
+            from ..store.uidtags import tag_card
+            from .stations import StationService
+
+            StationService(config, self.dispatcher, lambda uid: deferToThread(tag_card, store, uid),
+                           reactor).setServiceParent(self)
 
     def startService(self) -> None:
         self.writer.start(self.reactor)

@@ -1,0 +1,181 @@
+"""A counter station end to end: the real daemon drives a PC/SC reader through pcscd, a virtual
+club card is put into it through vsmartcard's vpcd, and the counter asks over HTTP.
+
+Needs pcscd running with vpcd's reader ('Virtual PCD', Debian package vsmartcard-vpcd) and
+pyscard (the 'pcsc' extra); scripts/test starts pcscd. Where any is missing the tests are
+skipped with the reason, never passed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+
+from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag, VpcdCard
+from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.population import BRANCH, card_number
+from terminal_gateway.vocabulary import mask_pan
+
+from .conftest import Gateway
+
+READER = "Virtual PCD 00 00"  # vpcd's first slot: the virtual card connects to port 35963
+STATION = "CNTR0001"
+MASTER = bytes(range(16))
+
+
+def _vpcd_problem() -> str | None:
+    try:
+        from smartcard.System import readers
+    except ImportError as error:
+        return f"pyscard is not installed ({error}): pip install -e '.[pcsc]'"
+    try:
+        found = [str(r) for r in readers()]
+    except Exception as error:  # pyscard raises its own types when pcscd is not running
+        return f"pcscd cannot be reached ({type(error).__name__}: {error}); scripts/test starts it"
+    if READER not in found:
+        return f"no vpcd reader {READER!r} in pcscd (readers: {found}); apt-get install vsmartcard-vpcd"
+    return None
+
+
+@pytest.fixture(scope="module")
+def vpcd() -> None:
+    problem = _vpcd_problem()
+    if problem:
+        pytest.skip(problem)
+
+
+class Counter:
+    def __init__(self, port: int):
+        self.port = port
+
+    def operate(self, **body: Any) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/stations/{STATION}/operations",
+                                         data=json.dumps(body).encode(), method="POST",
+                                         headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def station(tmp_path: Path, vpcd: None) -> Iterator[tuple[Gateway, Counter]]:
+    gateway = Gateway(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", profiles=("club-t2",))
+    (tmp_path / "club-master.key").write_text(MASTER.hex() + "\n")
+    port = free_port()
+    with gateway.config.open("a") as f:
+        f.write(f'\n[clubcard]\nmaster_key_file = "club-master.key"\n\n[counter]\nport = {port}\n\n'
+                f'[[stations]]\ndriver = "pcsc"\nreader = "{READER}"\nterminal = "{STATION}"\nbranch = "{BRANCH}"\n')
+    gateway.enrol(members=6, terminals=2)
+    gateway.cli("terminal", "add", STATION, "--branch", BRANCH)
+    gateway.start()
+    assert gateway.process is not None
+    wait_for_port(port, gateway.process, gateway.log)
+    yield gateway, Counter(port)
+    gateway.close_links()
+    if gateway.process is not None:
+        gateway.kill()
+
+
+def journal(gateway: Gateway) -> list[tuple[str, str, str, int, str]]:
+    with sqlite3.connect(gateway.folder / "gateway.db") as conn:
+        return conn.execute("SELECT kind, terminal, code, approved, message FROM transactions ORDER BY id").fetchall()
+
+
+def balance(gateway: Gateway, card: str) -> int:
+    return int(json.loads(gateway.cli("member", "show", card).stdout)["balance"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_redeem_at_the_station_decides_as_club8583_would(station: tuple[Gateway, Counter]) -> None:
+    gateway, counter = station
+    terminal = await gateway.terminal(1, "club-t2")
+    await terminal.sign_on()
+    answers = []
+    with VpcdCard(VirtualClubCard(card_number(1), MASTER)):
+        for invoice, amount in (("INV-7", 150_000), ("INV-8", 150_000), ("INV-9", 50_000)):
+            answers.append(counter.operate(kind="redeem", amount=amount, invoice=invoice, timeout=10))
+    same = []
+    for invoice, amount in (("INV-7", 150_000), ("INV-8", 150_000), ("INV-9", 50_000)):
+        fields = terminal.fields("0200", "00", **terminal.money(card_number(2), amount, IN=f"T-{invoice}"))
+        same.append(await terminal.send(fields, "redeem"))
+    # silver: invoice cap 100000, daily cap 200000 -> 100000 (10), 100000 (10), declined 61
+    assert [(status, a["code"], a["amount"]) for status, a in answers] == [
+        (200, "10", 100_000), (200, "10", 100_000), (200, "61", 0)]
+    assert answers[0][1]["limit"] == "INVOICE_CAP" and answers[2][1]["limit"] == "DAILY_CAP"
+    for (_, a), r in zip(answers, same, strict=True):
+        assert f"RS{len(a['limit']):03d}{a['limit']}" in r.fields["48"]
+    assert [(r.fields["39"], int(r.fields.get("4", "0") or 0)) for r in same] == [
+        (a["code"], a["amount"]) for _, a in answers]
+    assert answers[0][1]["card"] == mask_pan(card_number(1))
+    assert answers[0][1]["card_kind"] == "smart card" and card_number(1) not in json.dumps(answers)
+    assert balance(gateway, card_number(1)) == balance(gateway, card_number(2))
+
+
+def test_a_counterfeit_card_is_refused_and_recorded(station: tuple[Gateway, Counter]) -> None:
+    gateway, counter = station
+    before = balance(gateway, card_number(3))
+    with VpcdCard(VirtualClubCard(card_number(3), bytes(16))):  # its key is not derived from our master key
+        status, answer = counter.operate(kind="redeem", amount=50_000, invoice="INV-C", timeout=10)
+    assert status == 200 and answer["code"] == "63" and answer["approved"] is False and answer["amount"] == 0
+    assert "counterfeit" in answer["message"]
+    assert balance(gateway, card_number(3)) == before
+    rows = [row for row in journal(gateway) if row[1] == STATION]
+    assert len(rows) == 1 and rows[0][:4] == ("malformed", STATION, "63", 0)
+    assert "counterfeit club card" in rows[0][4] and card_number(3) not in rows[0][4]
+
+
+def test_no_card_in_time_or_one_taken_away_moves_nothing(station: tuple[Gateway, Counter]) -> None:
+    gateway, counter = station
+    before = journal(gateway)
+    started = time.monotonic()
+    status, answer = counter.operate(kind="redeem", amount=50_000, invoice="INV-T", timeout=1.5)
+    assert status == 408 and answer["status"] == "timeout" and "within 1.5 s" in answer["message"]
+    assert "nothing moved" in answer["message"] and 1.4 < time.monotonic() - started < 10
+
+    class Snatched(VirtualClubCard):
+        def answer(self, command: bytes) -> bytes:
+            if command[:2] == b"\x00\x88":
+                raise ConnectionAbortedError("taken away before it answered the challenge")
+            return super().answer(command)
+
+    with VpcdCard(Snatched(card_number(4), MASTER)):
+        status, answer = counter.operate(kind="redeem", amount=50_000, invoice="INV-R", timeout=10)
+    assert status == 408 and "taken away" in answer["message"] and "nothing moved" in answer["message"]
+    assert journal(gateway) == before
+    assert balance(gateway, card_number(4)) == 500_000
+
+
+def test_a_uid_tag_earns_but_does_not_redeem(station: tuple[Gateway, Counter]) -> None:
+    gateway, counter = station
+    assert "issued" in gateway.cli("card", "issue", "04:A1:B2:C3", card_number(5)).stdout
+    with VpcdCard(VirtualUidTag(bytes.fromhex("04A1B2C3"))):
+        balance_status, balance_answer = counter.operate(kind="balance", timeout=10)
+        redeem_status, redeem_answer = counter.operate(kind="redeem", amount=10_000, invoice="INV-U", timeout=10)
+        accrue_status, accrue_answer = counter.operate(kind="accrue", amount=100_000, invoice="INV-U", timeout=10)
+    assert balance_status == 200 and balance_answer["code"] == "00" and balance_answer["balance"] == 500_000
+    assert balance_answer["card_kind"] == "uid tag"
+    assert redeem_status == 200 and redeem_answer["code"] == "12"
+    assert "may earn but not redeem" in redeem_answer["message"]
+    assert accrue_status == 200 and accrue_answer["code"] == "00" and accrue_answer["earned"] > 0
+    with VpcdCard(VirtualUidTag(bytes.fromhex("04FFFFFF"))):
+        _status, answer = counter.operate(kind="balance", timeout=10)
+    assert answer["code"] == "14" and "was not issued" in answer["message"]
+
+
+def test_bad_requests_are_answered_without_waiting(station: tuple[Gateway, Counter]) -> None:
+    _, counter = station
+    status, answer = counter.operate(kind="redeem", invoice="INV-1")
+    assert status == 400 and answer["message"].startswith("amount: expected a whole number")
+    status, answer = counter.operate(kind="pay", amount=1)
+    assert status == 400 and answer["message"].startswith("kind: expected one of")
