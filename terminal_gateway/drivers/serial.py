@@ -201,4 +201,11 @@ def cr200_endpoint(listener: Listener, config: Config, dispatcher: Dispatcher) -
     session = ReaderSession(listener.terminal or "",
                             day=lambda now: business_day(now, branch.timezone, branch.day_cutoff_hour),
                             width=profile.display_width, history_size=profile.history)
+    tid = session.terminal
+    found = session.restore((entry.key, entry.kind, entry.outcome)
+                            for entry in dispatcher.core.ledger.by_key.values()
+                            if entry.terminal == tid and entry.key is not None)
+    if found:
+        log.info("{terminal}: {count} earlier requests of the reader remembered (repeats, cancels)",
+                 terminal=tid, count=found)
     return CR200Reader(listener, profile, session, dispatcher)

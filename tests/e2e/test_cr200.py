@@ -107,18 +107,30 @@ async def test_reader_decides_as_club8583_repeats_and_cancels(gateway: ReaderGat
     assert card not in log, "a full card number reached the log"
 
 
-def test_unplugged_reader_is_reopened(gateway: ReaderGateway) -> None:
+def test_unplugged_reader_and_killed_gateway_come_back(gateway: ReaderGateway) -> None:
     gateway.enrol(members=2)
     gateway.start()
     reader = gateway.reader()
-    assert reader.balance(card_number(1)).code == "00"
+    card = card_number(1)
+    assert reader.balance(card).code == "00"
     reader.close()
     gateway.pair.stop()  # unplugged: the device path disappears
     assert not gateway.pair.gateway_end.exists()
     time.sleep(1.5)
     gateway.pair.start()  # plugged back: the path is there again, on a new pseudo-terminal
-    again = gateway.reader()
-    assert again.balance(card_number(1)).balance == 500_000
+    reader = gateway.reader()
+    paid = reader.pay(card, "R-INV-1", 10_000)
+    assert (paid.code, paid.amount, paid.balance) == ("00", 10_000, 490_000)
+
+    # kill -9 as if the answer never reached the reader: the restarted gateway remembers the
+    # payment, so the reader's repeat gets the same answer and pays nothing
+    gateway.kill()
+    gateway.start()
+    assert reader.repeat() == paid
+    assert gateway.member(1)["balance"] == 490_000
+    cancel = reader.cancel(paid.seq)  # and the history for cancels is back too
+    assert (cancel.code, cancel.amount) == ("00", 10_000)
+    assert gateway.member(1)["balance"] == 500_000
     assert gateway.stop() == 0
     log = gateway.log.read_text()
-    assert "is back; port reopened" in log, log[-2000:]
+    assert "is back; port reopened" in log and "earlier requests of the reader remembered" in log, log[-2000:]

@@ -327,3 +327,24 @@ def test_malformed_requests_are_answered_30_with_two_lines(fields: tuple[str, ..
     seq = fields[1] if len(fields[1]) == 4 else "0000"
     assert answer[:5] == ["R", seq, "30", "0", "0"] and answer[5] == line1
     assert len(answer) == 7 and all(len(line) <= 16 for line in answer[5:])
+
+
+def test_a_restarted_gateway_remembers_the_readers_last_requests() -> None:
+    before = session()
+    sale = decide(before, "S", "0030", CARD, "INV-5", "2000", "0")
+    answered = before.respond(sale.pending, Outcome(Code.APPROVED, amount=2000, balance=398000))
+    inquiry = decide(before, "B", "0031", CARD)
+    gift = decide(before, "G", "0032", CARD, "5000")
+    decided = [(sale.request.key, "redeem", Outcome(Code.APPROVED, amount=2000)),
+               (inquiry.request.key, "balance", Outcome(Code.APPROVED)),
+               (gift.request.key, "gift_activation", Outcome(Code.APPROVED, amount=5000)),
+               ("R0000002:2026-11-25:0033:9", "redeem", Outcome(Code.APPROVED, amount=1)),  # another reader
+               ("R0000001:000042:1125101010", "redeem", Outcome(Code.APPROVED, amount=1))]  # a Club-8583 key
+    after = session()
+    assert after.restore(reversed(decided)) == 3
+    repeat = after.receive(join(("G", "0032", CARD, "5000")), NOW)
+    assert repeat == Answer(join(("R", "0032", "00", "5000", "0", "Approved 5000", "Code 00")))
+    cancel = decide(after, "X", "0033", "0030")
+    assert isinstance(cancel.request, Reverse) and cancel.request.original_key == sale.request.key
+    assert fields_of(answered)[:4] == ["R", "0030", "00", "2000"]
+    assert int(cancel.request.key.rsplit(":", 1)[1]) > int(gift.request.key.rsplit(":", 1)[1])

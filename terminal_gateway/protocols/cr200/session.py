@@ -24,7 +24,7 @@ journal. A cancel (X) names its original by the key kept in the session's histor
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -60,6 +60,8 @@ COMMANDS: dict[str, tuple[int, str]] = {
     "X": (3, "X, seq, seq to cancel"),
 }
 TRANSACTIONS = frozenset("SVGX")  # what a cancel may name (moves value, or is a cancel)
+# The core's kind of record for each of them (``rules.core.KINDS``), for ``restore``.
+_COMMAND_OF = {"redeem": "S", "topup": "V", "gift_activation": "G", "reverse": "X"}
 
 # What the first display line says for each code; the second shows the balance.
 _SHORT = {
@@ -235,6 +237,31 @@ class ReaderSession:
                               card=original.card)
         self.history.append(_Done(seq, common["key"], self.day(now), "X", None))
         return request
+
+    def restore(self, decided: Iterable[tuple[str, str, Outcome]]) -> int:
+        """Take back the memory a stopped gateway lost, from the core's remembered requests:
+        ``decided`` holds the (key, kind, outcome) of requests, this reader's among them (known
+        by their key). The history comes back for cancels, and when the last one moved value
+        its response is stored again, so that the reader's repeat of it after a restart is not
+        decided twice (the core's remembered outcome carries the balance it answered). Returns
+        how many of the reader's requests were found."""
+        mine = []
+        for key, kind, outcome in decided:
+            parts = key.rsplit(":", 3)
+            if (len(parts) == 4 and parts[0] == self.terminal and len(parts[1]) == 10
+                    and len(parts[2]) == _SEQ_DIGITS and parts[2].isdigit() and parts[3].isdigit()):
+                mine.append((int(parts[3]), parts[1], parts[2], key, kind, outcome))
+        mine.sort(key=lambda each: each[0])
+        for _, day, seq, key, kind, _ in mine:
+            if kind in _COMMAND_OF:
+                self.history.append(_Done(seq, key, day, _COMMAND_OF[kind], None))
+        if mine:
+            counter, _, seq, _, kind, outcome = mine[-1]
+            self._counter = max(self._counter, counter)
+            if kind in _COMMAND_OF:
+                self.last_seq = seq
+                self.last_response = join(self._fields(Pending(_COMMAND_OF[kind], seq), outcome))
+        return len(mine)
 
     # -- outcomes out -------------------------------------------------------------------
 
