@@ -154,6 +154,23 @@ class SimulatedReader:
     def cancel(self, seq: str) -> Reply:
         return self.request("X", seq)
 
+    def without_acks(self, command: str, *fields: str, seconds: float = 2.5) -> list[tuple[float, Reply]]:
+        """Send a request, then ACK nothing for ``seconds``: every copy of the response that
+        arrives (the gateway sends it again after 500 ms of silence, three sends in all), with
+        the monotonic time it came. The next request's sequence number follows as usual."""
+        seq = f"{self.seq:04d}"
+        self.seq = (self.seq + 1) % 10_000
+        self.last = (command, seq, *fields)
+        self.link.send(join(self.last), time.monotonic())
+        self._write(self.link.data_to_send())
+        copies, deadline = [], time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._wait(deadline)
+            copies += [(time.monotonic(), Reply(tuple(fields_of(event.data))))
+                       for event in self._events() if isinstance(event, Received)]
+            self.link.data_to_send()  # the ACKs, withheld
+        return copies
+
     # -- the link layer --------------------------------------------------------------------
 
     def send_fields(self, fields: tuple[str, ...], timeout: float = 10) -> Reply:

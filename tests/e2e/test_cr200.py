@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -99,12 +100,20 @@ async def test_reader_decides_as_club8583_repeats_and_cancels(gateway: ReaderGat
     assert gateway.member(1)["balance"] == 400_000
     assert reader.cancel("9876").code == "25"
 
+    # The reader ACKs nothing: the gateway sends the answer three times, 500 ms apart, then
+    # gives it up; the reader's repeat still gets it, from memory.
+    copies = reader.without_acks("B", card)
+    assert [reply for _, reply in copies] == [copies[0][1]] * 3 and copies[0][1].balance == 400_000
+    assert all(later - earlier > 0.4 for (earlier, _), (later, _) in pairwise(copies))
+    assert reader.repeat() == copies[0][1]
+
     bad = reader.request("S", card, "R-INV-4", "12a", "0")
     assert bad.fields[2:5] == ("30", "0", "0") and bad.lines[0] == "Bad amount"
     assert reader.request("Q").fields[2:] == ("30", "0", "0", "Unknown command", "'Q'")
     assert gateway.stop() == 0
     log = gateway.log.read_text()
     assert card not in log, "a full card number reached the log"
+    assert "no ACK after 3 sends" in log
 
 
 def test_unplugged_reader_and_killed_gateway_come_back(gateway: ReaderGateway) -> None:
