@@ -73,7 +73,10 @@ class CR200Line(Protocol):
         """Handle what the link has for us, write what it has for the line, set its timer."""
         while (event := self.link.next_event()) is not None:
             if isinstance(event, Received):
-                self.reader.request(event.data)
+                try:
+                    self.reader.request(event.data)
+                except Exception:  # a bug: the reader gets no answer, the port and the gateway go on
+                    log.failure("{terminal}: could not handle a request", terminal=self.reader.terminal)
             elif isinstance(event, Refused):
                 log.warn("{terminal}: NAKed a frame from the reader: {reason}", terminal=self.reader.terminal,
                          reason=event.reason)

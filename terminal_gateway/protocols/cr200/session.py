@@ -66,7 +66,7 @@ _COMMAND_OF = {"redeem": "S", "topup": "V", "gift_activation": "G", "reverse": "
 # What the first display line says for each code; the second shows the balance.
 _SHORT = {
     Code.APPROVED: "Approved",
-    Code.PARTIAL: "Part approved",
+    Code.PARTIAL: "Partial",
     Code.DO_NOT_HONOUR: "Card blocked",
     Code.INVALID_TRANSACTION: "Not allowed",
     Code.INVALID_AMOUNT: "Invalid amount",
