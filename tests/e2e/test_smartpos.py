@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 
 import pytest
 import pytest_twisted
@@ -152,6 +154,15 @@ async def test_bad_input_is_answered_30_or_closes_the_connection(both: Gateway) 
     oversize.close()
     again = await smartpos(both, 4, next_id=pos.next_id)
     assert (await again.balance(card_number(1))).code == "00"
+    day = subprocess.run([sys.executable, "-m", "terminal_gateway.simulators.smartpos", "--port",
+                          str(both.ports[PROFILE]), "--terminal", "5", "--card", "2"],
+                         capture_output=True, text=True, timeout=60)
+    assert day.returncode == 0, day.stderr
+    lines = day.stdout.splitlines()
+    assert card_number(2) not in day.stdout
+    # ping, balance, a sale over the invoice cap and its repeat, refund, hold, completion,
+    # a sale and its reversal, accrual, return
+    assert [line.split(" -> ")[1][:2] for line in lines] == ["00", "00", "10", "10"] + ["00"] * 7
     assert both.stop() == 0
     log = both.log.read_text()
     assert pin not in log and card_number(1) not in log
