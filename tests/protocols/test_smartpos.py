@@ -100,6 +100,9 @@ def test_every_message_maps_onto_the_vocabulary(body: dict, expected: object) ->
     ({"redeem": pb.Redeem(card=CARD, amount=5, invoice="I", invoice_total=-1)}, "redeem.invoice_total: negative"),
     ({"redeem": pb.Redeem(card=CARD, amount=5, invoice="I", lines=[pb.Line(amount=5)])},
      "redeem.lines[0].service_code: missing"),
+    ({"redeem": pb.Redeem(card=CARD, amount=5, invoice="INV\x00")}, "redeem.invoice: not printable"),
+    ({"refund": pb.Refund(card=CARD, amount=5, rrn="00000000\n001")}, "refund.rrn: not printable"),
+    ({"balance": pb.Balance(card=pb.Card(phone="0912\x00"))}, "balance.card.phone: expected up to 20 printable"),
     ({"complete": pb.Complete(amount=5)}, "complete.rrn: missing"),
     ({"accrue": pb.Accrue(card=CARD, invoice="I")}, "accrue.paid: missing"),
     ({"accrual_return": pb.AccrualReturn(card=CARD, refunded=-1, invoice="I")}, "accrual_return.refunded: negative"),
@@ -122,6 +125,10 @@ def test_terminal_and_request_id_are_required() -> None:
                                              + wire(pb.Request(terminal_id="S1", balance=pb.Balance(card=CARD))))
     assert no_terminal.request == Malformed(terminal="", code=Code.FORMAT_ERROR, reason="terminal_id: missing")
     assert no_id.request == Malformed(terminal="S1", code=Code.FORMAT_ERROR, reason="request_id: missing")
+    for bad in ("S\x001", "S" * 17):  # not journalled as the terminal: a NUL cannot be stored
+        [received] = host.receive_data(wire(pb.Request(request_id=1, terminal_id=bad, ping=pb.Ping())))
+        assert received.request == Malformed(terminal="", code=Code.FORMAT_ERROR,
+                                             reason="terminal_id: expected up to 16 printable characters")
 
 
 def test_a_pin_is_never_in_a_repr_or_a_reason() -> None:

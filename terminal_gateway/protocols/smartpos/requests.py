@@ -9,6 +9,8 @@ already answered is answered again with the stored response. So every request ge
 ``"<terminal_id>:<request_id>"`` and ``repeat=True``: the rule core answers a known key with
 its stored outcome and decides an unknown one as new. The branch is the one the terminal is
 registered to (``branch=None``). Reasons mask card numbers and never quote a voucher PIN.
+Text that reaches the journal (terminal id, invoice, RRN, codes) must be printable: a NUL
+cannot be stored in PostgreSQL, and one request must not fail the group commit of others.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from . import smartpos_pb2 as pb
 __all__ = ["Rejected", "key", "to_request"]
 
 _PAN_MAX = 19  # digits, as Club-8583 DE2
+_PHONE_MAX = 20  # as the members' phone column
 _INVOICE_MAX = 32  # as Club-8583 DE48 IN
+_TERMINAL_MAX = 16  # Club-8583 DE41 is 8; a longer id can be no registered terminal
 
 
 class Rejected(Exception):
@@ -57,6 +61,9 @@ def key(terminal: str, request_id: int) -> str:
 def to_request(message: pb.Request) -> Request:
     """Map one parsed request; one that cannot be decided becomes ``Malformed`` (30)."""
     terminal = message.terminal_id
+    if terminal and not (terminal.isprintable() and len(terminal) <= _TERMINAL_MAX):
+        problem = f"terminal_id: expected up to {_TERMINAL_MAX} printable characters"
+        return Malformed(terminal="", code=Code.FORMAT_ERROR, reason=problem)
     try:
         if not terminal:
             raise Rejected("terminal_id: missing")
@@ -94,6 +101,8 @@ class _Body:
             raise self.fail(field, "missing")
         if limit is not None and len(value) > limit:
             raise self.fail(field, f"longer than {limit}")
+        if not value.isprintable():
+            raise self.fail(field, "not printable")
         return value
 
     def card(self) -> CardRef:
@@ -107,6 +116,8 @@ class _Body:
                 raise self.fail("card.pan", f"expected up to {_PAN_MAX} digits, got {mask_pan(pan)!r}")
             return CardRef(pan=pan)
         if which == "phone" and card.phone:
+            if not (card.phone.isprintable() and len(card.phone) <= _PHONE_MAX):
+                raise self.fail("card.phone", f"expected up to {_PHONE_MAX} printable characters")
             return CardRef(phone=card.phone)
         raise self.fail("card", "neither pan nor phone")
 
@@ -119,8 +130,8 @@ class _Body:
     def lines(self) -> tuple[ServiceLine, ...]:
         lines = []
         for n, line in enumerate(self.message.lines):
-            if not line.service_code:
-                raise self.fail(f"lines[{n}].service_code", "missing")
+            if not (line.service_code and line.service_code.isprintable()):
+                raise self.fail(f"lines[{n}].service_code", "missing or not printable")
             if line.amount < 0:
                 raise self.fail(f"lines[{n}].amount", f"negative ({line.amount})")
             lines.append(ServiceLine(line.service_code, line.amount))
