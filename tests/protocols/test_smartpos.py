@@ -6,7 +6,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.testing import StringTransport
 
+from terminal_gateway.drivers.smartpos import SmartPOSFactory
 from terminal_gateway.protocols.smartpos import (
     MAX_MESSAGE,
     HostConnection,
@@ -223,3 +226,38 @@ def test_the_bundled_profile_and_bad_ones(tmp_path: Path) -> None:
             load_profile("bad", [tmp_path])
     with pytest.raises(ProfileError, match="a club8583 profile"):
         load_profile("club-t1")
+
+
+class FakeDispatcher:
+    """Answers when the test says so, in any order."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[object, Deferred[Outcome]]] = []
+
+    def handle(self, request: object, family: object) -> Deferred[Outcome]:
+        answer: Deferred[Outcome] = Deferred()
+        self.pending.append((request, answer))
+        return answer
+
+
+def test_the_driver_answers_each_request_when_its_decision_is_durable() -> None:
+    """The Twisted edge on a StringTransport: two requests in flight, answered in the order
+    their decisions become durable; garbage closes the connection."""
+    dispatcher = FakeDispatcher()
+    factory = SmartPOSFactory(load_profile("smartpos-app"), dispatcher)  # type: ignore[arg-type]
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    assert factory.connections == {protocol}
+    terminal = TerminalConnection()
+    protocol.dataReceived(terminal.send(pb.Request(request_id=1, terminal_id="S1", ping=pb.Ping()))
+                          + terminal.send(pb.Request(request_id=2, terminal_id="S1", balance=pb.Balance(card=CARD))))
+    (first, first_answer), (second, second_answer) = dispatcher.pending
+    assert isinstance(first, Echo) and isinstance(second, BalanceInquiry)
+    second_answer.callback(Outcome(Code.APPROVED, balance=7))
+    first_answer.callback(Outcome(Code.APPROVED))
+    assert [(r.request_id, r.balance) for r in terminal.receive_data(transport.value())] == [(2, 7), (1, 0)]
+    protocol.dataReceived(b"\x03\xff\xff\xff")
+    assert transport.disconnecting
+    protocol.connectionLost()
+    assert factory.connections == set()
