@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from .config import ENV_VAR, Config, ConfigError, load
-from .protocols.club8583 import ProfileError
+from .firmware import ProfileError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

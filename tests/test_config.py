@@ -284,7 +284,8 @@ def test_a_serial_reader_is_a_listener_acting_as_a_terminal_of_a_branch(tmp_path
     ('device = "/dev/ttyUSB0"\n', "", "listeners[0].device", "a string (this key is required)"),
     ('branch = "CLINIC000000001"', 'branch = "ELSEWHERE"', "listeners[0].branch", "the id of a configured"),
     ('terminal = "T0000009"', 'terminal = "T000000099"', "listeners[0].terminal", "1 to 8 characters"),
-    ('profile = "reader-fw9"', 'profile = "club-t2"', "listeners[0].profile", "a cr200 firmware profile: reader-fw9"),
+    ('profile = "reader-fw9"', 'profile = "club-t2"', "listeners[0].profile",
+     "a cr200 firmware profile: cr200-fw2, cr200-fw3, reader-fw9"),
     ('protocol = "cr200"', 'protocol = "club8583"', "listeners[0].profile", "a club8583 firmware profile: club-t1"),
 ])
 def test_a_listener_is_checked_against_its_protocol(tmp_path: Path, old: str, new: str, key: str,

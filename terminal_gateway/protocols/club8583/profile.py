@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ... import firmware
 from ..framing import FrameHeader
 from .elements import ELEMENTS, Element
 
@@ -21,7 +22,7 @@ __all__ = ["Profile", "ProfileError", "Spec", "compile_profile"]
 FieldSpec = dict[str, Any]
 
 
-class ProfileError(ValueError):
+class ProfileError(firmware.ProfileError, ValueError):
     """A profile file that does not describe a usable family."""
 
 
