@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -175,7 +176,23 @@ def test_a_uid_tag_earns_but_does_not_redeem(station: tuple[Gateway, Counter]) -
 
 def test_bad_requests_are_answered_without_waiting(station: tuple[Gateway, Counter]) -> None:
     _, counter = station
+    with urllib.request.urlopen(f"http://127.0.0.1:{counter.port}/stations", timeout=10) as listing:
+        assert json.loads(listing.read())["stations"] == [
+            {"terminal": STATION, "branch": BRANCH, "driver": "pcsc", "reader": READER, "busy": False}]
     status, answer = counter.operate(kind="redeem", invoice="INV-1")
     assert status == 400 and answer["message"].startswith("amount: expected a whole number")
     status, answer = counter.operate(kind="pay", amount=1)
     assert status == 400 and answer["message"].startswith("kind: expected one of")
+
+
+def test_a_clean_stop_ends_a_wait_for_a_card(station: tuple[Gateway, Counter]) -> None:
+    gateway, counter = station
+    answers: list[tuple[int, dict[str, Any]]] = []
+    waiting = threading.Thread(target=lambda: answers.append(counter.operate(kind="balance", timeout=60)))
+    waiting.start()
+    time.sleep(1)
+    started = time.monotonic()
+    assert gateway.stop() == 0
+    waiting.join(10)
+    assert time.monotonic() - started < 10
+    assert answers and answers[0][0] == 408 and "cancelled" in answers[0][1]["message"]
