@@ -9,7 +9,6 @@ skipped with the reason, never passed.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from sqlalchemy import create_engine, text
 
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag, VpcdCard
 from terminal_gateway.simulators.local import free_port, wait_for_port
@@ -70,8 +70,8 @@ class Counter:
 
 
 @pytest.fixture
-def station(tmp_path: Path, vpcd: None) -> Iterator[tuple[Gateway, Counter]]:
-    gateway = Gateway(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}", profiles=("club-t2",))
+def station(tmp_path: Path, vpcd: None, store_url: str) -> Iterator[tuple[Gateway, Counter]]:
+    gateway = Gateway(tmp_path, store_url, profiles=("club-t2",))
     (tmp_path / "club-master.key").write_text(MASTER.hex() + "\n")
     port = free_port()
     with gateway.config.open("a") as f:
@@ -88,9 +88,14 @@ def station(tmp_path: Path, vpcd: None) -> Iterator[tuple[Gateway, Counter]]:
         gateway.kill()
 
 
-def journal(gateway: Gateway) -> list[tuple[str, str, str, int, str]]:
-    with sqlite3.connect(gateway.folder / "gateway.db") as conn:
-        return conn.execute("SELECT kind, terminal, code, approved, message FROM transactions ORDER BY id").fetchall()
+def journal(gateway: Gateway) -> list[tuple[Any, ...]]:
+    engine = create_engine(gateway.url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT kind, terminal, code, approved, message FROM transactions ORDER BY id"))
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
 
 
 def balance(gateway: Gateway, card: str) -> int:
