@@ -348,3 +348,10 @@ def test_a_restarted_gateway_remembers_the_readers_last_requests() -> None:
     assert isinstance(cancel.request, Reverse) and cancel.request.original_key == sale.request.key
     assert fields_of(answered)[:4] == ["R", "0030", "00", "2000"]
     assert int(cancel.request.key.rsplit(":", 1)[1]) > int(gift.request.key.rsplit(":", 1)[1])
+
+
+def test_profile_errors_are_firmware_profile_errors() -> None:
+    from terminal_gateway import firmware
+
+    with pytest.raises(firmware.ProfileError):
+        compile_profile("site", {})

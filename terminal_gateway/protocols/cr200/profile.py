@@ -20,7 +20,7 @@ FAMILY = "cr200"
 PARITIES = ("N", "E", "O")
 
 
-class ProfileError(Exception):
+class ProfileError(firmware.ProfileError, ValueError):
     """A CR-200 profile that cannot be used; the message names the profile and the key."""
 
 
