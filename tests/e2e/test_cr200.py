@@ -46,6 +46,12 @@ class ReaderGateway(Gateway):
                 if time.monotonic() > deadline:
                     raise
 
+    def wait_for_log(self, text: str, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while text not in self.log.read_text():
+            assert time.monotonic() < deadline, f"{text!r} not in the log"
+            time.sleep(0.05)
+
     def member(self, index: int) -> dict:
         return json.loads(self.cli("member", "show", card_number(index)).stdout)
 
@@ -118,7 +124,10 @@ async def test_reader_decides_as_club8583_repeats_and_cancels(gateway: ReaderGat
 
 def test_unplugged_reader_and_killed_gateway_come_back(gateway: ReaderGateway) -> None:
     gateway.enrol(members=2)
+    gateway.pair.stop()  # not plugged in yet: the gateway starts all the same, and waits
     gateway.start()
+    gateway.wait_for_log("waiting for the CR-200 reader")
+    gateway.pair.start()
     reader = gateway.reader()
     card = card_number(1)
     assert reader.balance(card).code == "00"
