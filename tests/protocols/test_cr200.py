@@ -264,7 +264,7 @@ def test_cancel_names_one_of_the_last_ten_transactions() -> None:
     assert cancel.request == Reverse(terminal="R0000001", key=cancel.request.key, original_key=sale.request.key,
                                      card=CardRef(pan=CARD))
     data = s.respond(cancel.pending, Outcome(Code.APPROVED, amount=1000))
-    assert fields_of(data)[:5] == ["R", "0008", "00", "1000", "0"]
+    assert fields_of(data) == ["R", "0008", "00", "1000", "0", "Approved 1000", "Cancelled"]
     again = decide(s, "X", "0009", "0008")
     assert isinstance(again.request, Reverse) and again.request.original_is_reversal
     unknown = decide(s, "X", "0010", "0042")

@@ -288,7 +288,12 @@ class ReaderSession:
         line1 = _SHORT.get(code, f"Declined {code.value}")
         if code == Code.PARTIAL or (code.approved and pending.command in "SVGX" and amount):
             line1 = f"{line1} {amount}" if len(f"{line1} {amount}") <= self.width else line1
-        line2 = f"Balance {balance}" if outcome.balance is not None else (outcome.limit or f"Code {code.value}")
+        if outcome.balance is not None:
+            line2 = f"Balance {balance}"
+        elif pending.command == "X" and code.approved:
+            line2 = "Cancelled"  # a reversal's outcome carries no balance
+        else:
+            line2 = outcome.limit or f"Code {code.value}"
         return ("R", pending.seq, code.value, str(amount), str(balance), self._line(line1), self._line(str(line2)))
 
     def _line(self, text: str) -> str:
