@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from threading import Event
 from typing import Any
 
@@ -56,8 +57,8 @@ class NfcReader:
             self.problem = ""
             try:
                 tag = frontend.connect(rdwr={"on-connect": lambda tag: False, "targets": ["106A"],
-                                             "interval": POLL_SECONDS},
-                                       terminate=lambda: cancelled.is_set() or time.monotonic() >= deadline)
+                                             "iterations": 1},
+                                       terminate=self._stop_when(cancelled, deadline))
             except (OSError, nfc.clf.Error) as error:
                 self.problem = f"NFC reader {self.path!r} failed ({error})"
                 self.close()
@@ -66,6 +67,22 @@ class NfcReader:
                 self._tag = tag
                 return True
         return False
+
+    @staticmethod
+    def _stop_when(cancelled: Event, deadline: float) -> Callable[[], bool]:
+        """``connect``'s terminate: asked before every sense. nfcpy looks at it only between
+        rounds of ``iterations`` senses, so a round is one sense (a sense of nfcpy's UDP device
+        waits 1 s for an answer: five would overrun a short timeout by seconds), and the poll
+        interval is waited here, a cancel cutting it short."""
+        first = True
+
+        def stop() -> bool:
+            nonlocal first
+            if not first:
+                cancelled.wait(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            first = False
+            return cancelled.is_set() or time.monotonic() >= deadline
+        return stop
 
     def transceive(self, command: bytes) -> bytes:
         tag = self._tag
