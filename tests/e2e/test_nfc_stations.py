@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 import pytest_twisted
 
+from terminal_gateway.protocols.clubcard.apdu import GET_UID
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag
 from terminal_gateway.simulators.local import free_port, wait_for_port
 from terminal_gateway.simulators.nfc_card import NfcCard, free_udp_port
@@ -141,3 +143,28 @@ def test_a_type2_uid_tag_earns_but_does_not_redeem(station: NfcStation) -> None:
     with station.card(VirtualUidTag(bytes.fromhex("08FFFFFF"))):
         _status, answer = counter.operate(kind="balance", timeout=10)
     assert answer["code"] == "14" and "was not issued" in answer["message"]
+
+
+@pytest.mark.parametrize("uid", ["08A1B2C3", "04A1B2C3D4E5F6", "04A1B2C3D4E5F607182A"])
+def test_the_nfc_driver_on_nfcpys_udp_reader(uid: str) -> None:
+    """No daemon: the driver itself against the virtual card, UIDs of each cascade length."""
+    from terminal_gateway.drivers.nfc import NfcReader
+    from terminal_gateway.protocols.clubcard import Genuine, UidTag, read_card
+
+    port = free_udp_port()
+    reader = NfcReader(f"udp:127.0.0.1:{port}")
+    try:
+        with NfcCard(VirtualClubCard(card_number(1), MASTER, uid=bytes.fromhex(uid)), port):
+            assert reader.wait_for_card(5, threading.Event())
+            assert reader.transceive(GET_UID) == bytes.fromhex(uid) + b"\x90\x00"
+            assert read_card(reader.transceive, MASTER) == Genuine(card_number(1))
+        with NfcCard(VirtualUidTag(bytes.fromhex(uid)), port):
+            assert reader.wait_for_card(5, threading.Event())
+            assert read_card(reader.transceive, MASTER) == UidTag(uid)
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        started = time.monotonic()
+        assert not reader.wait_for_card(30, cancel)  # a cancel ends the wait within one sense (1 s)
+        assert time.monotonic() - started < 2.5
+    finally:
+        reader.close()
