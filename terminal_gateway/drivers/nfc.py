@@ -60,12 +60,16 @@ class NfcReader:
                                              "iterations": 1},
                                        terminate=self._stop_when(cancelled, deadline))
             except (OSError, nfc.clf.Error) as error:
-                self.problem = f"NFC reader {self.path!r} failed ({error})"
-                self.close()
-                continue
+                tag, failure = False, str(error)
+            else:  # nfcpy logs an OSError of the device (unplugged) and returns False
+                failure = "nfcpy returned False: see its log"
             if tag:
                 self._tag = tag
                 return True
+            if tag is False:  # opened anew after a pause: no busy loop on a reader that went away
+                self.problem = f"NFC reader {self.path!r} failed ({failure})"
+                self.close()
+                cancelled.wait(min(POLL_SECONDS * 5, max(0.0, deadline - time.monotonic())))
         return False
 
     @staticmethod

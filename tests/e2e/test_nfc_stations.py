@@ -168,3 +168,24 @@ def test_the_nfc_driver_on_nfcpys_udp_reader(uid: str) -> None:
         assert time.monotonic() - started < 2.5
     finally:
         reader.close()
+
+
+def test_a_reader_that_fails_is_reopened_after_a_pause_not_in_a_busy_loop() -> None:
+    from terminal_gateway.drivers.nfc import NfcReader
+
+    class Unplugged:
+        def __init__(self) -> None:
+            self.connects = self.closes = 0
+
+        def connect(self, rdwr: dict[str, object], terminate: object) -> bool:
+            self.connects += 1
+            return False  # what nfcpy's connect returns after logging an OSError of the device
+
+        def close(self) -> None:
+            self.closes += 1
+
+    frontend = Unplugged()
+    reader = NfcReader("udp:127.0.0.1:9", frontend=frontend)
+    assert not reader.wait_for_card(0.5, threading.Event())
+    assert frontend.connects == 1 and frontend.closes == 1
+    assert "NFC reader 'udp:127.0.0.1:9' failed (nfcpy returned False" in reader.problem
