@@ -26,6 +26,7 @@ import contextlib
 import socket
 import threading
 from binascii import hexlify, unhexlify
+from collections import deque
 from functools import reduce
 from operator import xor
 
@@ -67,7 +68,7 @@ class NfcCard:
         self._sens_res = bytes([(0x00, 0x40, 0x80)[len(self._levels) - 1] | 0x04, 0x00])
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind((host, port))
-        self.frames: list[bytes] = []  # every frame the reader sent, for tests
+        self.frames: deque[bytes] = deque(maxlen=10_000)  # the frames the reader sent, latest last
         self._reset()
         self._thread = threading.Thread(target=self._serve, name="nfc-card", daemon=True)
         self._thread.start()
