@@ -133,6 +133,24 @@ class VpcdCard:
         self.remove()
 
 
+VPCD_READER = "Virtual PCD 00 00"  # vpcd's first slot, the one a card on VPCD_PORT is in
+
+
+def vpcd_problem() -> str | None:
+    """Why a virtual card cannot be put into vpcd's reader through pcscd here, if it cannot."""
+    try:
+        from smartcard.System import readers
+    except ImportError as error:
+        return f"pyscard is not installed ({error}): pip install -e '.[pcsc]'"
+    try:
+        found = [str(r) for r in readers()]
+    except Exception as error:  # pyscard raises its own types when pcscd is not running
+        return f"pcscd cannot be reached ({type(error).__name__}: {error}); scripts/bootstrap starts it"
+    if VPCD_READER not in found:
+        return f"no vpcd reader {VPCD_READER!r} in pcscd (readers: {found}); apt-get install vsmartcard-vpcd"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Insert a virtual club card into vpcd's reader until Ctrl-C.")
     parser.add_argument("card", help="the card number, or a UID in hex with --uid-tag")

@@ -4,7 +4,8 @@ It does what an installer would, through the real command line: write a configur
 ``init``, import terminals and members, register gift cards, generate and sell vouchers,
 start ``terminal-gateway run``, then let simulated terminals of every firmware family work
 a clinic day against it (redemptions, then a random day, then the club program: accrual,
-return, top-up, gift cards), and stop it cleanly.
+return, top-up, gift cards), then a SmartPOS terminal, a CR-200 reader on a serial line and
+a counter station's PC/SC reader with a virtual club card (``devices``), and stop it cleanly.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import sys
 from pathlib import Path
 
 from ..rules.cards import with_check_digit
+from .devices import Devices
 from .local import clinic_config, free_ports, wait_for_port, write_voucher_key
-from .population import card_number, write_members, write_terminals
+from .population import BRANCH, card_number, write_members, write_terminals
 
 GIFT_BODY = 60379900000000  # the demo's nine gift cards: this number and the eight after, with check digits
 
@@ -41,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     config = folder / "gateway.toml"
     profiles = ("club-t1", "club-t2", "club-t3")
     key = write_voucher_key(folder / "voucher.key")
+    devices = Devices(folder)
     config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True)),
-                                    voucher_key_file=key))
+                                    voucher_key_file=key) + devices.config())
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
 
     def step(*words: str) -> None:
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     step("init")
     step("terminal", "import", str(write_terminals(folder / "terminals.csv", 9)))
+    for tid in devices.terminals():
+        step("terminal", "add", tid, "--branch", BRANCH)
     step("member", "import", str(write_members(folder / "members.csv", 200, credit=500_000)))
     step("member", "add", card_number(1000), "--group", "gold")
     step("credit", "grant", card_number(1000), "2000000", "--expires-in-days", "180")
@@ -64,14 +69,16 @@ def main(argv: list[str] | None = None) -> int:
 
     log_path = folder / "gateway.log"
     print(f"$ terminal-gateway run    (its decision log: {log_path})", flush=True)
+    devices.start()
     with log_path.open("w") as log:
         daemon = subprocess.Popen([*cli, "run"], stderr=log, env=os.environ | {"PYTHONUNBUFFERED": "1"})
         try:
-            for port in ports:
-                try:
+            try:
+                for port in ports:
                     wait_for_port(port, daemon, log_path)
-                except RuntimeError as e:
-                    raise SystemExit(f"the gateway did not start: {e}") from None
+                devices.wait(daemon, log_path)
+            except RuntimeError as e:
+                raise SystemExit(f"the gateway did not start: {e}") from None
             for n, (profile, port) in enumerate(zip(profiles, ports, strict=True)):
                 for scenario in ("day", "random", "club"):
                     print(f"\n--- three {profile} terminals, scenario: {scenario} ---", flush=True)
@@ -80,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
                                     "--terminals", "3", "--first-terminal", str(1 + 3 * n), "--cards", "200",
                                     "--scenario", scenario, "--transactions", str(args.transactions), *club],
                                    check=True)
+            devices.run()
         finally:
             daemon.send_signal(signal.SIGTERM)
             code = daemon.wait(30)
+            devices.stop()
     print(f"\nthe gateway stopped with exit code {code}; the last lines of its log:")
     print("".join(log_path.read_text().splitlines(keepends=True)[-5:]))
     step("member", "show", card_number(1))

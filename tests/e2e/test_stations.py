@@ -21,35 +21,21 @@ import pytest
 import pytest_twisted
 from sqlalchemy import create_engine, text
 
-from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag, VpcdCard
+from terminal_gateway.simulators.clubcard import VPCD_READER, VirtualClubCard, VirtualUidTag, VpcdCard, vpcd_problem
 from terminal_gateway.simulators.local import free_port, wait_for_port
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan
 
 from .conftest import Gateway
 
-READER = "Virtual PCD 00 00"  # vpcd's first slot: the virtual card connects to port 35963
+READER = VPCD_READER
 STATION = "CNTR0001"
 MASTER = bytes(range(16))
 
 
-def _vpcd_problem() -> str | None:
-    try:
-        from smartcard.System import readers
-    except ImportError as error:
-        return f"pyscard is not installed ({error}): pip install -e '.[pcsc]'"
-    try:
-        found = [str(r) for r in readers()]
-    except Exception as error:  # pyscard raises its own types when pcscd is not running
-        return f"pcscd cannot be reached ({type(error).__name__}: {error}); scripts/test starts it"
-    if READER not in found:
-        return f"no vpcd reader {READER!r} in pcscd (readers: {found}); apt-get install vsmartcard-vpcd"
-    return None
-
-
 @pytest.fixture(scope="module")
 def vpcd() -> None:
-    problem = _vpcd_problem()
+    problem = vpcd_problem()
     if problem:
         pytest.skip(problem)
 
