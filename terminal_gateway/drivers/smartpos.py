@@ -6,47 +6,37 @@ decision is durable, in whatever order that happens (terminals match ``request_i
 
 from __future__ import annotations
 
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 
 from ..config import Config, Listener
 from ..daemon.dispatcher import Dispatcher
 from ..protocols.smartpos import HostConnection, Profile, Received, RemoteProtocolError, load_profile
 from ..vocabulary import Outcome
-from .tcp import TCPEndpoint
+from .tcp import TCPEndpoint, TerminalConnection
 
 log = Logger(namespace="terminal_gateway.smartpos")
 
 
-class SmartPOSProtocol(Protocol):
+class SmartPOSProtocol(TerminalConnection):
+    log = log
+
     def __init__(self, factory: SmartPOSFactory):
         self.factory = factory
         self.codec = HostConnection(factory.profile.max_message)
-
-    def connectionMade(self) -> None:
-        self.factory.connections.add(self)
-
-    def connectionLost(self, reason: object = None) -> None:
-        self.factory.connections.discard(self)
 
     def dataReceived(self, data: bytes) -> None:
         try:
             requests = self.codec.receive_data(data)
         except RemoteProtocolError as e:
-            log.warn("closing connection from {peer}: {reason}", peer=self._peer(), reason=str(e))
-            self.transport.loseConnection()
+            self.refuse(str(e))
             return
         for received in requests:
             answer = self.factory.dispatcher.handle(received.request, self.factory.family)
             answer.addCallback(self._respond, received)
 
     def _respond(self, outcome: Outcome, received: Received) -> None:
-        if self.transport is not None and self.connected:
-            self.transport.write(self.codec.send(received, outcome))
-
-    def _peer(self) -> str:
-        peer = self.transport.getPeer() if self.transport else None
-        return f"{peer.host}:{peer.port}" if peer is not None and hasattr(peer, "port") else str(peer)
+        self.answer(self.codec.send(received, outcome))
 
 
 class SmartPOSFactory(Factory):

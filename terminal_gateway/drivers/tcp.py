@@ -20,10 +20,12 @@ from ..vocabulary import Malformed, Outcome, TerminalFamily
 log = Logger(namespace="terminal_gateway.club8583")
 
 
-class Club8583Protocol(Protocol):
-    def __init__(self, factory: Club8583Factory):
-        self.factory = factory
-        self.frames = FrameBuffer(factory.profile.header, factory.profile.max_frame)
+class TerminalConnection(Protocol):
+    """A terminal's connection, known to its factory's ``connections`` while it is open, so
+    that a stopping gateway can close what is left once every answer went out."""
+
+    factory: Any
+    log: Logger = log
 
     def connectionMade(self) -> None:
         self.factory.connections.add(self)
@@ -31,12 +33,30 @@ class Club8583Protocol(Protocol):
     def connectionLost(self, reason: object = None) -> None:
         self.factory.connections.discard(self)
 
+    def refuse(self, reason: str) -> None:
+        """The byte stream cannot be followed any more: say why, and close."""
+        self.log.warn("closing connection from {peer}: {reason}", peer=self.peer(), reason=reason)
+        self.transport.loseConnection()
+
+    def answer(self, data: bytes) -> None:
+        if self.transport is not None and self.connected:
+            self.transport.write(data)
+
+    def peer(self) -> str:
+        peer = self.transport.getPeer() if self.transport else None
+        return f"{peer.host}:{peer.port}" if peer is not None and hasattr(peer, "port") else str(peer)
+
+
+class Club8583Protocol(TerminalConnection):
+    def __init__(self, factory: Club8583Factory):
+        self.factory = factory
+        self.frames = FrameBuffer(factory.profile.header, factory.profile.max_frame)
+
     def dataReceived(self, data: bytes) -> None:
         try:
             bodies = self.frames.feed(data)
         except FramingError as e:
-            log.warn("closing connection from {peer}: {reason}", peer=self._peer(), reason=str(e))
-            self.transport.loseConnection()
+            self.refuse(str(e))
             return
         for body in bodies:
             self._receive(body)
@@ -46,7 +66,7 @@ class Club8583Protocol(Protocol):
         try:
             decoded = codec.decode(body)
         except Undecodable as e:
-            log.warn("undecodable frame from {peer} ({size} bytes): {reason}", peer=self._peer(),
+            log.warn("undecodable frame from {peer} ({size} bytes): {reason}", peer=self.peer(),
                      size=len(body), reason=str(e))
             return
         request = decoded.request
@@ -57,12 +77,7 @@ class Club8583Protocol(Protocol):
         answer.addCallback(self._respond, decoded.context)
 
     def _respond(self, outcome: Outcome, context: ResponseContext) -> None:
-        if self.transport is not None and self.connected:
-            self.transport.write(self.frames.frame(self.factory.codec.encode(context, outcome)))
-
-    def _peer(self) -> str:
-        peer = self.transport.getPeer() if self.transport else None
-        return f"{peer.host}:{peer.port}" if peer is not None and hasattr(peer, "port") else str(peer)
+        self.answer(self.frames.frame(self.factory.codec.encode(context, outcome)))
 
 
 class Club8583Factory(Factory):

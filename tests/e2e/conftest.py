@@ -32,6 +32,7 @@ class Gateway:
         self.process: subprocess.Popen | None = None
         self.log = folder / "gateway.log"
         self.links: list[TerminalLink] = []
+        self.terminals_made = 0
 
     def cli(self, *words: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([sys.executable, "-m", "terminal_gateway.cli", "--config", str(self.config), *words],
@@ -73,7 +74,10 @@ class Gateway:
         link = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", self.ports[profile]),
                                      TerminalLink(TerminalCodec(load_profile(profile))))
         self.links.append(link)
-        return SimulatedTerminal(terminal_id(index), BRANCH, link, timeout=10)
+        # Each simulated terminal counts its STANs from its own start: the same terminal
+        # connected again within one DE7 second (after a restart) must not repeat a key (94).
+        self.terminals_made += 1
+        return SimulatedTerminal(terminal_id(index), BRANCH, link, timeout=10, stan=self.terminals_made * 50_000)
 
     def close_links(self) -> None:
         for link in self.links:
