@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -42,7 +42,7 @@ def enrol(conn: Connection, members: Sequence[NewMember], groups: Collection[str
     enrolled = existing(conn, cards.c.pan, cards.c.account_id, pans)
     phones = set(existing(conn, accounts.c.phone, accounts.c.id, [m.phone for m in members if m.phone]))
     account_rows, card_rows, lot_rows = [], [], []
-    for member in members:
+    for index, member in enumerate(members):
         problem = _problem(member, groups, enrolled, phones)
         if problem:
             raise StoreError(member.where + problem)
@@ -52,7 +52,9 @@ def enrol(conn: Connection, members: Sequence[NewMember], groups: Collection[str
             phones.add(member.phone)
         account_rows.append({"id": account_id, "group": member.group, "phone": member.phone, "blocked": False,
                              "referrer_id": enrolled[member.referrer] if member.referrer else None,
-                             "created_at": now})
+                             # a microsecond apart, in the file's order: the order members joined
+                             # (their referrer's max_referred counts it) is the same after a restart
+                             "created_at": now + timedelta(microseconds=index)})
         card_rows.append({"pan": member.card, "account_id": account_id, "status": "active", "created_at": now})
         if member.credit:
             lot_rows.append(lot_row(account_id, member.credit, now, None, "import"))

@@ -77,3 +77,21 @@ def test_ten_thousand_members_import_in_seconds(store: Store, tmp_path: Path) ->
     assert store.import_members(path, GROUPS, "silver") == 10_000
     assert time.perf_counter() - started < 15
     assert store.member(card_number(10_000))["balance"] == 10_000
+
+
+def test_members_imported_together_keep_the_files_order_as_their_join_order(store: Store, tmp_path: Path) -> None:
+    """A referrer's max_referred counts its first referred members: after a restart they are
+    still the first rows of the file that enrolled them, not an order of random account ids."""
+    from datetime import UTC, datetime
+
+    from terminal_gateway.rules import Ledger
+
+    referrer = card_number(1)
+    referred = [card_number(n) for n in range(2, 40)]
+    rows = "".join(f"{pan},,,{referrer},\n" for pan in referred)
+    store.import_members(_file(tmp_path, "members.csv", f"{HEADER}{referrer},,,,\n{rows}"), GROUPS, "silver")
+    ledger = Ledger()
+    store.load(ledger, datetime.now(UTC), 30)
+    by_account = {card.account_id: pan for pan, card in ledger.cards.items()}
+    (order,) = ledger.referred.values()
+    assert [by_account[account_id] for account_id in order] == referred
