@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .clubcard import VPCD_READER, VirtualClubCard, VpcdCard, vpcd_problem
@@ -25,13 +26,16 @@ CR200_TERMINAL = 11
 MASTER_KEY = bytes(range(16))  # the demo's club card issuer key; a real one is secret
 
 
+@dataclass(frozen=True)
 class Station:
     """A counter station of the demo: its driver and reader, how a card is put on it, and
     why it cannot run here (``None``: it can)."""
 
-    def __init__(self, terminal: str, driver: str, reader: str,
-                 present: Callable[[VirtualClubCard], AbstractContextManager[object]], problem: str | None):
-        self.terminal, self.driver, self.reader, self.present, self.problem = terminal, driver, reader, present, problem
+    terminal: str
+    driver: str
+    reader: str
+    present: Callable[[VirtualClubCard], AbstractContextManager[object]]
+    problem: str | None
 
 
 def _nfc_problem() -> str | None:

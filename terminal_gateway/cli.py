@@ -19,6 +19,7 @@ from typing import Any
 
 from .config import ENV_VAR, Config, ConfigError, load
 from .firmware import ProfileError
+from .vocabulary import mask_pan
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -106,23 +107,17 @@ def cmd_member_import(config: Config, args: argparse.Namespace) -> None:
 
 def cmd_member_block(config: Config, args: argparse.Namespace) -> None:
     with_store(config, lambda store: store.block_member(args.card))
-    print(f"member with card {_masked(args.card)} blocked")
+    print(f"member with card {mask_pan(args.card)} blocked")
 
 
 def cmd_member_unblock(config: Config, args: argparse.Namespace) -> None:
     with_store(config, lambda store: store.unblock_member(args.card))
-    print(f"member with card {_masked(args.card)} unblocked")
+    print(f"member with card {mask_pan(args.card)} unblocked")
 
 
 def cmd_card_replace(config: Config, args: argparse.Namespace) -> None:
     with_store(config, lambda store: store.replace_card(args.old, args.new))
-    print(f"card {_masked(args.old)} reported lost, replaced by {_masked(args.new)}")
-
-
-def _masked(pan: str) -> str:
-    from .vocabulary import mask_pan
-
-    return mask_pan(pan)
+    print(f"card {mask_pan(args.old)} reported lost, replaced by {mask_pan(args.new)}")
 
 
 def cmd_credit_grant(config: Config, args: argparse.Namespace) -> None:
@@ -249,7 +244,7 @@ def cmd_giftcard_register(config: Config, args: argparse.Namespace) -> None:
     count = _whole(args.count, f"count must be a whole number of cards, got {args.count!r}")
     done = with_store(config, lambda store: store.register_gift_cards(args.from_card, count))
     last = card_range(args.from_card, count)[-1]
-    print(f"{_plural(done, 'gift card')} registered, {_masked(args.from_card)} to {_masked(last)}, "
+    print(f"{_plural(done, 'gift card')} registered, {mask_pan(args.from_card)} to {mask_pan(last)}, "
           "inactive until a terminal activates them")
 
 
@@ -257,7 +252,7 @@ def cmd_card_issue(config: Config, args: argparse.Namespace) -> None:
     from .store.uidtags import issue_tag
 
     uid = with_store(config, lambda store: issue_tag(store, args.uid, args.card))
-    print(f"UID tag {uid} issued to the member holding card {_masked(args.card)}"
+    print(f"UID tag {uid} issued to the member holding card {mask_pan(args.card)}"
           + ("" if config.clubcard.uid_tags_redeem else "; it may earn, not redeem ([clubcard] uid_tags_redeem)"))
 
 
