@@ -1,32 +1,14 @@
 """terminal-gateway: decides club-credit card transactions for a clinic chain's loyalty club."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="terminal-gateway",
     version="0.1.0",
     description="Club card transaction gateway for clinics: Club-8583 terminals, caps, durable decisions",
     python_requires=">=3.11",
-    packages=[
-        "terminal_gateway",
-        "terminal_gateway.daemon",
-        "terminal_gateway.drivers",
-        "terminal_gateway.protocols",
-        "terminal_gateway.protocols.club8583",
-        "terminal_gateway.protocols.clubcard",
-        "terminal_gateway.protocols.cr200",
-        "terminal_gateway.protocols.smartpos",
-        "terminal_gateway.rules",
-        "terminal_gateway.store",
-        "terminal_gateway.store.migrations",
-        "terminal_gateway.store.migrations.versions",
-        "terminal_gateway.firmware_profiles",
-        "terminal_gateway.simulators",
-    ],
-    package_dir={
-        "terminal_gateway.firmware_profiles": "firmware_profiles",
-        "terminal_gateway.simulators": "simulators",
-    },
+    packages=find_packages(include=["terminal_gateway", "terminal_gateway.*"]) + ["terminal_gateway.firmware_profiles"],
+    package_dir={"terminal_gateway.firmware_profiles": "firmware_profiles"},
     package_data={
         "terminal_gateway.firmware_profiles": ["*.toml"],
         "terminal_gateway.protocols.smartpos": ["smartpos.proto"],

@@ -1,6 +1,6 @@
 """A counter station on the nfc driver end to end: the real daemon drives nfcpy's UDP reader
 (device path ``udp:127.0.0.1:PORT``), a virtual card answers it from the other end of the UDP
-link (``simulators/nfc_card.py``: an ISO-DEP club card, a Type 2 UID tag), and the counter
+link (``terminal_gateway/simulators/nfc_card.py``: an ISO-DEP club card, a Type 2 UID tag), and the counter
 asks over HTTP. nfcpy itself activates the card (anticollision, select, RATS, ISO-DEP blocks).
 
 Needs nfcpy (the 'nfc' extra); without it the tests are skipped with the reason.
