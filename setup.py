@@ -7,7 +7,7 @@ setup(
     version="0.1.0",
     description="Club card transaction gateway for clinics: Club-8583 terminals, caps, durable decisions",
     python_requires=">=3.11",
-    packages=find_packages(include=["terminal_gateway", "terminal_gateway.*"]) + ["terminal_gateway.firmware_profiles"],
+    packages=[*find_packages(include=["terminal_gateway", "terminal_gateway.*"]), "terminal_gateway.firmware_profiles"],
     package_dir={"terminal_gateway.firmware_profiles": "firmware_profiles"},
     package_data={
         "terminal_gateway.firmware_profiles": ["*.toml"],
