@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from twisted.internet.endpoints import serverFromString
+
 from . import config_program as rules
+from . import families
+from .families import Transport
 from .firmware import available_profiles
 from .program import (
     Caps,
@@ -29,20 +33,14 @@ from .program import (
     Upgrade,
     Vouchers,
 )
+from .vocabulary import MAX_AMOUNT
 
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
-# Each protocol's listeners: TCP ones take host and port, serial ones a device and the
-# terminal (DE41) and branch (DE42) the reader acts as.
-TCP_PROTOCOLS = ("club8583", "smartpos")
-SERIAL_PROTOCOLS = ("cr200",)
-PROTOCOLS = TCP_PROTOCOLS + SERIAL_PROTOCOLS
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
              "services", "interval_rules", "discount_scale", "gift_cards", "vouchers",
              "stations", "clubcard", "counter")
-STATION_DRIVERS = ("pcsc", "nfc")  # counter stations: a PC/SC reader, or an NFC reader driven by nfcpy
 MASTER_KEY_SIZES = (16, 32)  # bytes of the club card issuer master key (AES-128 or AES-256)
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
-MAX_AMOUNT = 999_999_999_999  # DE4 is n12
 
 
 class ConfigError(Exception):
@@ -89,8 +87,9 @@ class Branch:
 @dataclass(frozen=True, slots=True)
 class Listener:
     """Where terminals of one protocol and firmware profile reach the gateway: a TCP
-    ``host``/``port``, or a serial ``device`` with the ``terminal`` and ``branch`` the
-    reader on it acts as (``baudrate``: the profile's unless set)."""
+    ``endpoint`` (a Twisted server endpoint description, from ``host``/``port`` unless the
+    file gives one), or a serial ``device`` with the ``terminal`` and ``branch`` the reader
+    on it acts as (``baudrate``: the profile's unless set)."""
 
     protocol: str
     profile: str
@@ -100,6 +99,11 @@ class Listener:
     terminal: str | None = None
     branch: str | None = None
     baudrate: int | None = None
+    description: str | None = None  # the file's ``endpoint``, in place of host and port
+
+    @property
+    def endpoint(self) -> str:
+        return self.description or tcp_endpoint(self.host, self.port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,11 @@ class CounterSettings:
 
     host: str = "127.0.0.1"
     port: int = 8600
+    description: str | None = None  # the file's ``endpoint``, in place of host and port
+
+    @property
+    def endpoint(self) -> str:
+        return self.description or tcp_endpoint(self.host, self.port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,18 +306,44 @@ def _branch(s: _Section, groups: dict[str, Group]) -> Branch:
     return branch
 
 
+def tcp_endpoint(host: str, port: int) -> str:
+    """The Twisted server endpoint description of ``host`` and ``port`` (an IPv6 address's
+    colons escaped)."""
+    interface = host.replace("\\", "\\\\").replace(":", "\\:")
+    return f"tcp:port={port}:interface={interface}"
+
+
+def _endpoint(s: _Section, default_port: int, lowest_port: int = 0) -> tuple[str, int, str | None]:
+    """``host``, ``port`` and ``endpoint`` of a TCP listener: an ``endpoint`` (a Twisted server
+    endpoint description: ``tcp:...``, ``ssl:...``) says all, or ``host`` and ``port`` do."""
+    description = s.get("endpoint", str)
+    if description is None:
+        port = s.amount("port", upper=65535, lower=lowest_port)
+        return s.get("host", str, "127.0.0.1"), default_port if port is None else port, None
+    for key in ("host", "port"):
+        if key in s.table:
+            s.fail(key, "no host or port where an endpoint is given (the endpoint says both)")
+    try:
+        serverFromString(None, description)  # only parsed here; the daemon listens on it
+    except (ValueError, TypeError, KeyError) as error:
+        s.fail("endpoint", f"a Twisted server endpoint description such as 'tcp:8583:interface=127.0.0.1' ({error})",
+               description)
+    return "", 0, description
+
+
 def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branches: dict[str, Branch]) -> Listener:
     s = _Section(path, f"listeners[{index}]", table)
     protocol = s.get("protocol", str, required=True)
-    if protocol not in PROTOCOLS:
-        s.fail("protocol", "one of " + ", ".join(PROTOCOLS), protocol)
+    protocols = families.names(Transport.TCP, Transport.SERIAL)
+    if protocol not in protocols:
+        s.fail("protocol", "one of " + ", ".join(protocols), protocol)
     profile = s.get("profile", str, required=True)
     if profiles.get(profile) != protocol:
         own = sorted(name for name, family in profiles.items() if family == protocol)
         s.fail("profile", f"a {protocol} firmware profile: " + (", ".join(own) or "none found"), profile)
-    if protocol in TCP_PROTOCOLS:
-        port = s.amount("port", upper=65535)
-        listener = Listener(protocol, profile, s.get("host", str, "127.0.0.1"), 8583 if port is None else port)
+    if families.family(protocol).transport is Transport.TCP:
+        host, port, description = _endpoint(s, 8583)
+        listener = Listener(protocol, profile, host, port, description=description)
     else:
         terminal = s.get("terminal", str, required=True)
         if not 1 <= len(terminal) <= 8:
@@ -324,8 +359,9 @@ def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branc
 
 def _station(s: _Section, branches: dict[str, Branch]) -> Station:
     driver = s.get("driver", str, required=True)
-    if driver not in STATION_DRIVERS:
-        s.fail("driver", "one of " + ", ".join(STATION_DRIVERS), driver)
+    drivers = families.names(Transport.CARD_READER)
+    if driver not in drivers:
+        s.fail("driver", "one of " + ", ".join(drivers), driver)
     reader = s.get("reader", str, required=True)
     if not reader.strip():
         s.fail("reader", "a PC/SC reader name (or part of it) or an nfcpy device such as 'usb:054c:06c1'", reader)
@@ -354,8 +390,7 @@ def _clubcard(root: _Section, base: Path, stations: list[Station]) -> ClubCardSe
 
 def _counter(root: _Section) -> CounterSettings:
     s = root.sub("counter") or _Section(root.path, "counter", {})
-    port = s.amount("port", upper=65535, lower=1, default=8600)
-    counter = CounterSettings(s.get("host", str, "127.0.0.1"), port)
+    counter = CounterSettings(*_endpoint(s, 8600, lowest_port=1))
     s.done()
     return counter
 
@@ -424,7 +459,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     root.unique("branches.id", branches, lambda b: b.id, "a branch id no other branch has")
     by_id = {b.id: b for b in branches}
     listeners = [_listener(name, i, t, profiles, by_id) for i, t in enumerate(root.get("listeners", list, []))]
-    root.unique("listeners.port", listeners, lambda li: f"{li.host}:{li.port}" if li.port else None,
+    root.unique("listeners.port", listeners, lambda li: li.endpoint if li.description or li.port else None,
                 "a host and port no other listener has")
     root.unique("listeners.device", listeners, lambda li: li.device, "a device no other listener has")
     root.unique("listeners.terminal", listeners, lambda li: li.terminal, "a terminal no other reader acts as")

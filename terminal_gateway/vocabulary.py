@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+MAX_AMOUNT = 999_999_999_999  # DE4 is n12: the largest amount any terminal can carry or be shown
+
 
 class Code(StrEnum):
     """Response codes (Club-8583 DE39); every protocol answers with these meanings."""

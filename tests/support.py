@@ -22,11 +22,19 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from terminal_gateway import families
 from terminal_gateway.config import Branch, Config, Group, Program, StoreSettings
 
 BRANCH = "CLINIC000000001"
 POSTGRES_URL = os.environ.get("TG_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 FIRMWARE_PROFILES = Path(__file__).resolve().parents[1] / "firmware_profiles"
+
+
+def hide_driver_library(monkeypatch: pytest.MonkeyPatch, family: str) -> None:
+    """Make ``family``'s driver look as if the library of its extra were not installed."""
+    without = tuple(dataclasses.replace(row, library="no_such_module_for_a_test") if row.name == family else row
+                    for row in families.FAMILIES)
+    monkeypatch.setattr(families, "FAMILIES", without)
 
 
 def make_config(**overrides: Any) -> Config:

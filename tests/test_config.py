@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from terminal_gateway.config import ENV_VAR, MAX_AMOUNT, ConfigError, load
+from terminal_gateway.config import ENV_VAR, ConfigError, load
 from terminal_gateway.protocols.club8583 import load_profile
+from terminal_gateway.vocabulary import MAX_AMOUNT
 
 REPO = Path(__file__).resolve().parents[1]
 

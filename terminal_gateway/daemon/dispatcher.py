@@ -8,7 +8,7 @@ with 96 (nothing approved) when they could not be.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from ..rules import RuleCore
+from ..rules.calendar import business_day
 from ..rules.core import Decision, Record
 from ..vocabulary import Code, Outcome, Request, TerminalFamily, mask_pan
 
@@ -30,6 +31,8 @@ def utc_now() -> datetime:
 
 
 class Dispatcher:
+    """The gateway as every driver sees it (``drivers.Gateway``)."""
+
     def __init__(self, core: RuleCore, submit: Callable[[int, Any], None], resume: Callable[[int], None],
                  prepare: Callable[[tuple[Record, ...]], Any], clock: Callable[[], datetime] = utc_now):
         self.core = core
@@ -61,6 +64,17 @@ class Dispatcher:
         self._pending[self._seq] = (answer, request, decision)
         self._submit(self._seq, prepared)
         return answer
+
+    def remembered(self, terminal: str) -> Iterator[tuple[str, str, Outcome]]:
+        """(key, kind, outcome) of every request of ``terminal`` the ledger remembers."""
+        for entry in self.core.ledger.by_key.values():
+            if entry.terminal == terminal and entry.key is not None:
+                yield entry.key, entry.kind, entry.outcome
+
+    def business_day(self, branch: str, now: datetime) -> str:
+        """The business day at ``branch`` (its time zone and cut-off hour) that ``now`` is in."""
+        where = self.core.config.branches[branch]
+        return business_day(now, where.timezone, where.day_cutoff_hour)
 
     def _internal_error(self, request: Request) -> Deferred[Outcome]:
         """A bug met deciding or recording ``request``: what it changed is undone, it is

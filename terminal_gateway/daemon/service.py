@@ -1,7 +1,8 @@
 """The daemon as one Twisted service tree: start-up and clean stop follow one path.
 
-Start: rebuild the ledger from the store, start the writer process, listen. Stop: stop
-listening, refuse new requests, answer what is in flight once durable, close connections,
+Start: rebuild the ledger from the store, start the writer process, start the children
+(every listener, the stations), each listening. Stop: stop the children from listening,
+refuse new requests, answer what is in flight once durable, close connections,
 flush and close the store.
 """
 
@@ -18,7 +19,7 @@ from twisted.logger import Logger
 
 from .. import config as configuration
 from ..config import Config, ConfigError
-from ..drivers import Endpoint, make_endpoint
+from ..drivers import ListenerService, make_listener
 from ..rules import Ledger, RuleCore
 from ..store import ReloadChange, Store, apply_change
 from .dispatcher import Dispatcher
@@ -44,8 +45,11 @@ class GatewayService(MultiService):
             on_failed=lambda first, error: self.dispatcher.failed(first, error),
         )
         self.dispatcher = Dispatcher(self.core, self.writer.submit, self.writer.resume, store.prepare)
-        self.endpoints: list[Endpoint] = [make_endpoint(listener, config, self.dispatcher)
-                                          for listener in config.listeners]
+        self.listeners: list[ListenerService] = []
+        for listener in config.listeners:
+            service = make_listener(listener, config, self.dispatcher, reactor)
+            service.setServiceParent(self)
+            self.listeners.append(service)
         self._poller = LoopingCall(self._poll_changes)
         if config.stations:  # counter stations and their HTTP interface, a child service
             from ..store.uidtags import tag_card
@@ -57,8 +61,6 @@ class GatewayService(MultiService):
     def startService(self) -> None:
         self.writer.start(self.reactor)
         super().startService()
-        for endpoint in self.endpoints:
-            log.info("{where}", where=endpoint.start(self.reactor))
         self._poller.start(self.config.store.poll_seconds, now=False)
 
     @inlineCallbacks
@@ -66,12 +68,10 @@ class GatewayService(MultiService):
         log.info("stopping: no new connections or requests; answering what is in flight")
         if self._poller.running:
             self._poller.stop()
-        for endpoint in self.endpoints:
-            yield endpoint.stop_listening()
-        yield super().stopService()
+        yield super().stopService()  # every listener and station: no new connections or operations
         yield self.dispatcher.drain()
-        for endpoint in self.endpoints:
-            endpoint.disconnect()
+        for listener in self.listeners:
+            listener.disconnect()
         yield self.writer.stop()
         self.store.close()
         log.info("stopped cleanly: every approved decision is durable")

@@ -1,40 +1,56 @@
 """Transports: TCP, serial, PC/SC and NFC readers. They move bytes, nothing else.
 
-Each configured listener becomes an ``Endpoint``, made by the maker registered for its
-protocol in ``MAKERS`` (imported only when a listener of that protocol is configured, so
-a driver's optional dependency is needed only where it is used).
+A driver sees the gateway only as ``Gateway``: decide a request for a family, what a
+terminal last asked, the business day of a branch. So a driver is tested with a fake, and
+the dispatcher changes without touching drivers. Each configured listener becomes a service
+made by its family's driver (``families.FAMILIES``).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import Deferred
+
+from .. import families
+from ..vocabulary import Outcome, Request, TerminalFamily
 
 if TYPE_CHECKING:
     from ..config import Config, Listener
-    from ..daemon.dispatcher import Dispatcher
 
-# protocol -> "module:function" making its Endpoint from (listener, config, dispatcher)
-MAKERS = {
-    "club8583": "terminal_gateway.drivers.tcp:club8583_endpoint",
-    "smartpos": "terminal_gateway.drivers.smartpos:smartpos_endpoint",
-    "cr200": "terminal_gateway.drivers.serial:cr200_endpoint",
-}
+__all__ = ["Gateway", "ListenerService", "make_listener"]
 
 
-class Endpoint(Protocol):
-    """One listener as the daemon starts and stops it."""
+class Gateway(Protocol):
+    """What a driver may ask of the gateway."""
 
-    def start(self, reactor: Any) -> str:
-        """Begin taking requests; a line for the log saying where."""
+    def handle(self, request: Request, family: TerminalFamily) -> Deferred[Outcome]:
+        """Decide ``request``; the Deferred fires with the outcome once it is durable."""
 
-    def stop_listening(self) -> Any:
-        """Take no new connections (a Deferred, or None); those open stay until ``disconnect``."""
+    def remembered(self, terminal: str) -> Iterable[tuple[str, str, Outcome]]:
+        """(key, kind, outcome) of the requests of ``terminal`` the gateway still remembers."""
+
+    def business_day(self, branch: str, now: datetime) -> str:
+        """The business day at ``branch`` that ``now`` (UTC) falls in."""
+
+
+class ListenerService(Protocol):
+    """One listener, a Twisted service in the daemon's tree; stopping it only stops taking new
+    connections, so that what is in flight can still be answered."""
+
+    def setServiceParent(self, parent: Any) -> Any:
+        """Join the daemon's service tree (started and stopped with it)."""
 
     def disconnect(self) -> None:
         """Close what is still open, once every answer has gone out."""
 
 
-def make_endpoint(listener: Listener, config: Config, dispatcher: Dispatcher) -> Endpoint:
-    module, _, function = MAKERS[listener.protocol].partition(":")
-    return getattr(import_module(module), function)(listener, config, dispatcher)
+def make_listener(listener: Listener, config: Config, gateway: Gateway, reactor: Any) -> ListenerService:
+    """The service of ``listener``, made by its family's driver with its firmware profile."""
+    family = families.family(listener.protocol)
+    assert family.load_profile is not None, f"{family.name} has no listeners"
+    profile = family.load_profile(listener.profile, config.profiles_dirs)
+    service: ListenerService = family.load_driver()(listener, profile, config, gateway, reactor)
+    return service

@@ -8,18 +8,14 @@ configured, so pyscard and nfcpy are needed only where they are used (the ``pcsc
 
 from __future__ import annotations
 
-from importlib import import_module
 from threading import Event
 from typing import TYPE_CHECKING, Protocol
+
+from .. import families
 
 if TYPE_CHECKING:
     from ..config import Station
 
-# driver -> ("module:class", the pip extra that brings its library, the module it imports)
-DRIVERS = {
-    "pcsc": ("terminal_gateway.drivers.pcsc:PcscReader", "pcsc", "smartcard"),
-    "nfc": ("terminal_gateway.drivers.nfc:NfcReader", "nfc", "nfc"),
-}
 POLL_SECONDS = 0.2  # how often a wait looks for a card (and whether it was cancelled)
 
 
@@ -59,13 +55,9 @@ class CardReader(Protocol):
 
 def open_reader(station: Station) -> CardReader:
     """The reader of ``station``; ``DriverMissing`` names the extra to install."""
-    target, extra, library = DRIVERS[station.driver]
     try:
-        import_module(library)
+        driver = families.family(station.driver).load_driver()
     except ImportError as error:
-        raise DriverMissing(
-            f"station {station.terminal} uses the {station.driver} driver, which needs the Python package of "
-            f"the '{extra}' extra ({error}): pip install 'terminal-gateway[{extra}]'") from None
-    module, _, name = target.partition(":")
-    reader: CardReader = getattr(import_module(module), name)(station.reader)
+        raise DriverMissing(f"station {station.terminal}: {error}") from None
+    reader: CardReader = driver(station.reader)
     return reader

@@ -11,31 +11,21 @@ lives on across that, only frames in flight on the old port are dropped.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import serial
+from twisted.application.service import Service
 from twisted.internet.protocol import Protocol
 from twisted.internet.serialport import SerialPort
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from ..config import Config, Listener
-from ..daemon.dispatcher import Dispatcher
-from ..protocols.cr200 import (
-    Answer,
-    Decide,
-    GaveUp,
-    Link,
-    Pending,
-    Profile,
-    ReaderSession,
-    Received,
-    Refused,
-    load_profile,
-)
-from ..rules.calendar import business_day
-from ..vocabulary import Outcome, TerminalFamily
+from ..families import terminal_family
+from ..protocols.cr200 import GaveUp, Link, Profile, ReaderSession, Received, Refused
+from . import Gateway
+from .exchange import Exchange
 
 log = Logger(namespace="terminal_gateway.cr200")
 
@@ -74,7 +64,7 @@ class CR200Line(Protocol):
         while (event := self.link.next_event()) is not None:
             if isinstance(event, Received):
                 try:
-                    self.reader.request(event.data)
+                    self.reader.exchange.receive(event.data)
                 except Exception:  # a bug: the reader gets no answer, the port and the gateway go on
                     log.failure("{terminal}: could not handle a request", terminal=self.reader.terminal)
             elif isinstance(event, Refused):
@@ -100,35 +90,37 @@ class CR200Line(Protocol):
         self.pump()
 
 
-class CR200Reader:
-    """One listener: one reader on one device, acting as the listener's terminal."""
+class CR200Reader(Service):
+    """One listener: one reader on one device, acting as the listener's terminal; its session
+    (``ReaderSession``, the codec) outlives the port, which may come and go."""
 
-    def __init__(self, listener: Listener, profile: Profile, session: ReaderSession, dispatcher: Dispatcher):
+    def __init__(self, listener: Listener, profile: Profile, session: ReaderSession, gateway: Gateway,
+                 reactor: Any):
         assert listener.device is not None and listener.terminal is not None
-        self.listener, self.profile, self.session, self.dispatcher = listener, profile, session, dispatcher
+        self.listener, self.profile, self.reactor = listener, profile, reactor
         self.device, self.terminal = listener.device, listener.terminal
         self.baudrate = listener.baudrate or profile.baudrate
-        self.family = TerminalFamily(profile.name, profile.partial_approval, signon_required=False)
-        self.reactor: Any = None
+        self.exchange = Exchange(session, terminal_family(profile), gateway, self._send, lambda: self.terminal, log)
         self.port: Any = None
         self.line: CR200Line | None = None
         self._watch = LoopingCall(self._check)
+        self._watch.clock = reactor
         self._closing = False
         self._missing_logged = False
 
-    # -- Endpoint ---------------------------------------------------------------------------
+    # -- the service ------------------------------------------------------------------------
 
-    def start(self, reactor: Any) -> str:
-        self.reactor = reactor
-        self._watch.clock = reactor
+    def startService(self) -> None:
+        super().startService()
         opened = self._open()
         self._watch.start(self.profile.reopen_seconds, now=False)
         where = (f"CR-200 reader {self.terminal} of branch {self.listener.branch} ({self.profile.name}, "
                  f"{self.baudrate} baud 8{self.profile.parity}{self.profile.stopbits}) on {self.device}")
-        return f"serving the {where}" if opened else f"waiting for the {where}: not there yet"
+        log.info("{what}", what=f"serving the {where}" if opened else f"waiting for the {where}: not there yet")
 
-    def stop_listening(self) -> None:
+    def stopService(self) -> None:
         """No reopening from now on; an open port stays until ``disconnect``."""
+        super().stopService()
         if self._watch.running:
             self._watch.stop()
 
@@ -175,20 +167,7 @@ class CR200Reader:
                      terminal=self.terminal, device=self.device, every=self.profile.reopen_seconds,
                      reason=getattr(reason, "value", reason))
 
-    # -- requests and answers ---------------------------------------------------------------
-
-    def request(self, data: bytes) -> None:
-        action = self.session.receive(data, datetime.now(UTC))
-        if isinstance(action, Answer):
-            self._send(action.data)
-        elif isinstance(action, Decide):
-            answer = self.dispatcher.handle(action.request, self.family)
-            answer.addCallback(self._decided, action.pending)
-            answer.addErrback(lambda failure: log.failure("{terminal}: answering failed", failure,
-                                                          terminal=self.terminal))
-
-    def _decided(self, outcome: Outcome, pending: Pending) -> None:
-        self._send(self.session.respond(pending, outcome))
+    # -- answers ----------------------------------------------------------------------------
 
     def _send(self, data: bytes) -> None:
         if self.line is not None and self.line.open:
@@ -198,17 +177,17 @@ class CR200Reader:
                      terminal=self.terminal)
 
 
-def cr200_endpoint(listener: Listener, config: Config, dispatcher: Dispatcher) -> CR200Reader:
-    profile = load_profile(listener.profile, config.profiles_dirs)
-    branch = config.branches[listener.branch or ""]
-    session = ReaderSession(listener.terminal or "",
-                            day=lambda now: business_day(now, branch.timezone, branch.day_cutoff_hour),
-                            width=profile.display_width, history_size=profile.history)
-    tid = session.terminal
-    found = session.restore((entry.key, entry.kind, entry.outcome)
-                            for entry in dispatcher.core.ledger.by_key.values()
-                            if entry.terminal == tid and entry.key is not None)
+def cr200_listener(listener: Listener, profile: Profile, config: Config, gateway: Gateway,
+                   reactor: Any) -> CR200Reader:
+    branch = listener.branch or ""
+
+    def day(now: datetime) -> str:
+        return gateway.business_day(branch, now)
+
+    session = ReaderSession(listener.terminal or "", day=day, width=profile.display_width,
+                            history_size=profile.history)
+    found = session.restore(gateway.remembered(session.terminal))
     if found:
         log.info("{terminal}: {count} earlier requests of the reader remembered (repeats, cancels)",
-                 terminal=tid, count=found)
-    return CR200Reader(listener, profile, session, dispatcher)
+                 terminal=session.terminal, count=found)
+    return CR200Reader(listener, profile, session, gateway, reactor)

@@ -1,42 +1,54 @@
-"""Club-8583 terminals over TCP: the transport edge, where bytes meet the codec.
+"""Terminals over TCP (Club-8583, SmartPOS): connections on a Twisted server endpoint, their
+bytes through their family's codec (``exchange.Exchange``).
 
 One connection may carry several requests in flight; each answer is written when its
-decision is durable, in whatever order that happens (terminals match DE41 + DE11).
+decision is durable, in whatever order that happens (terminals match their own ids).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from twisted.application.service import Service
+from twisted.internet.endpoints import serverFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ..config import Config, Listener
-from ..daemon.dispatcher import Dispatcher
-from ..protocols.club8583 import HostCodec, Profile, ResponseContext, Undecodable, load_profile
-from ..protocols.framing import FrameBuffer, FramingError
-from ..vocabulary import Malformed, Outcome, TerminalFamily
+from ..families import terminal_family
+from ..protocols import club8583, smartpos
+from ..protocols.events import HostConnection, RemoteProtocolError
+from ..vocabulary import TerminalFamily
+from . import Gateway
+from .exchange import Exchange
 
-log = Logger(namespace="terminal_gateway.club8583")
+__all__ = ["EndpointListener", "LinkFactory", "TCPListener", "club8583_listener", "smartpos_listener"]
 
 
-class TerminalConnection(Protocol):
+class TerminalLink(Protocol):
     """A terminal's connection, known to its factory's ``connections`` while it is open, so
     that a stopping gateway can close what is left once every answer went out."""
 
-    factory: Any
-    log: Logger = log
+    factory: LinkFactory
+    exchange: Exchange
 
     def connectionMade(self) -> None:
-        self.factory.connections.add(self)
+        factory = self.factory
+        factory.connections.add(self)
+        self.exchange = Exchange(factory.new_connection(), factory.family, factory.gateway, self.answer, self.peer,
+                                 factory.log)
 
     def connectionLost(self, reason: object = None) -> None:
         self.factory.connections.discard(self)
 
-    def refuse(self, reason: str) -> None:
-        """The byte stream cannot be followed any more: say why, and close."""
-        self.log.warn("closing connection from {peer}: {reason}", peer=self.peer(), reason=reason)
-        self.transport.loseConnection()
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            self.exchange.receive(data)
+        except RemoteProtocolError as e:
+            self.factory.log.warn("closing connection from {peer}: {reason}", peer=self.peer(), reason=str(e))
+            self.transport.loseConnection()
 
     def answer(self, data: bytes) -> None:
         if self.transport is not None and self.connected:
@@ -47,74 +59,66 @@ class TerminalConnection(Protocol):
         return f"{peer.host}:{peer.port}" if peer is not None and hasattr(peer, "port") else str(peer)
 
 
-class Club8583Protocol(TerminalConnection):
-    def __init__(self, factory: Club8583Factory):
-        self.factory = factory
-        self.frames = FrameBuffer(factory.profile.header, factory.profile.max_frame)
-
-    def dataReceived(self, data: bytes) -> None:
-        try:
-            bodies = self.frames.feed(data)
-        except FramingError as e:
-            self.refuse(str(e))
-            return
-        for body in bodies:
-            self._receive(body)
-
-    def _receive(self, body: bytes) -> None:
-        codec = self.factory.codec
-        try:
-            decoded = codec.decode(body)
-        except Undecodable as e:
-            log.warn("undecodable frame from {peer} ({size} bytes): {reason}", peer=self.peer(),
-                     size=len(body), reason=str(e))
-            return
-        request = decoded.request
-        if request is None:
-            doc = decoded.context.echo
-            request = Malformed(terminal=doc.get("41", "").rstrip(), code=decoded.error, reason=decoded.reason)
-        answer = self.factory.dispatcher.handle(request, self.factory.family)
-        answer.addCallback(self._respond, decoded.context)
-
-    def _respond(self, outcome: Outcome, context: ResponseContext) -> None:
-        self.answer(self.frames.frame(self.factory.codec.encode(context, outcome)))
-
-
-class Club8583Factory(Factory):
-    """One listener: a firmware profile, its codec, and the shared dispatcher."""
+class LinkFactory(Factory):
+    """One listener's connections: each gets a codec connection from ``new_connection``."""
 
     noisy = False
+    protocol = TerminalLink
 
-    def __init__(self, profile: Profile, codec: HostCodec, dispatcher: Dispatcher):
-        self.profile, self.codec, self.dispatcher = profile, codec, dispatcher
-        self.family = TerminalFamily(profile.name, profile.partial_approval, profile.signon_required)
-        self.connections: set[Club8583Protocol] = set()
-
-    def buildProtocol(self, addr: object) -> Club8583Protocol:
-        return Club8583Protocol(self)
+    def __init__(self, new_connection: Callable[[], HostConnection], family: TerminalFamily, gateway: Gateway,
+                 log: Logger) -> None:
+        self.new_connection, self.family, self.gateway, self.log = new_connection, family, gateway, log
+        self.connections: set[TerminalLink] = set()
 
 
-class TCPEndpoint:
-    """A TCP listener for a factory that keeps its open ``connections``; any protocol's."""
+class EndpointListener(Service):
+    """A factory on the Twisted server endpoint ``description`` (``tcp:...``, ``ssl:...``);
+    one that cannot listen (its port taken) fails the start at once."""
 
-    def __init__(self, listener: Listener, factory: Any):
-        self.listener, self.factory = listener, factory
+    def __init__(self, description: str, factory: Any, reactor: Any, what: str, log: Logger) -> None:
+        self.description, self.factory, self.reactor, self.what, self.log = description, factory, reactor, what, log
         self.port: Any = None
 
-    def start(self, reactor: Any) -> str:
-        self.port = reactor.listenTCP(self.listener.port, self.factory, interface=self.listener.host)
-        address = self.port.getHost()
-        return (f"listening for {self.listener.protocol} terminals ({self.listener.profile}) "
-                f"on {address.host}:{address.port}")
+    def startService(self) -> None:
+        super().startService()
+        listening = serverFromString(self.reactor, self.description).listen(self.factory)
+        failed: list[Failure] = []
+        listening.addCallbacks(self._listening, failed.append)
+        if failed:
+            failed[0].raiseException()
 
-    def stop_listening(self) -> Any:
+    def _listening(self, port: Any) -> None:
+        self.port = port
+        address = port.getHost()
+        self.log.info("listening for {what} on {host}:{port}", what=self.what, host=address.host, port=address.port)
+
+    def stopService(self) -> Any:
+        super().stopService()
         return self.port.stopListening() if self.port is not None else None
 
+
+class TCPListener(EndpointListener):
+    """A listener of terminals: its connections are closed once every answer went out."""
+
+    def __init__(self, listener: Listener, factory: LinkFactory, reactor: Any) -> None:
+        super().__init__(listener.endpoint, factory, reactor,
+                         f"{listener.protocol} terminals ({listener.profile})", factory.log)
+
     def disconnect(self) -> None:
-        for connection in list(self.factory.connections):
-            connection.transport.loseConnection()
+        for link in list(self.factory.connections):
+            link.transport.loseConnection()
 
 
-def club8583_endpoint(listener: Listener, config: Config, dispatcher: Dispatcher) -> TCPEndpoint:
-    profile = load_profile(listener.profile, config.profiles_dirs)
-    return TCPEndpoint(listener, Club8583Factory(profile, HostCodec(profile, config.program.currency), dispatcher))
+def club8583_listener(listener: Listener, profile: club8583.Profile, config: Config, gateway: Gateway,
+                      reactor: Any) -> TCPListener:
+    codec = club8583.HostCodec(profile, config.program.currency)
+    factory = LinkFactory(lambda: club8583.HostConnection(codec), terminal_family(profile), gateway,
+                          Logger(namespace="terminal_gateway.club8583"))
+    return TCPListener(listener, factory, reactor)
+
+
+def smartpos_listener(listener: Listener, profile: smartpos.Profile, config: Config, gateway: Gateway,
+                      reactor: Any) -> TCPListener:
+    factory = LinkFactory(lambda: smartpos.HostConnection(profile.max_message), terminal_family(profile), gateway,
+                          Logger(namespace="terminal_gateway.smartpos"))
+    return TCPListener(listener, factory, reactor)

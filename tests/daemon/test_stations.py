@@ -1,5 +1,5 @@
-"""The station service without a reader: operations parsed, cards read from an in-process
-virtual card, decisions handed to the dispatcher (a stub here), a missing extra named."""
+"""The station service without a reader: cards read from an in-process virtual card,
+decisions handed to the gateway (a stub here), a missing extra named."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import succeed
 
-from terminal_gateway.config import ConfigError, Station, load
-from terminal_gateway.daemon import stations
-from terminal_gateway.daemon.stations import BadOperation, Operation, StationService, parse_operation
-from terminal_gateway.drivers import cardreader
-from terminal_gateway.drivers.cardreader import CardRemoved, DriverMissing, open_reader
+from terminal_gateway.config import ConfigError, load
+from terminal_gateway.daemon.stations import StationService
+from terminal_gateway.drivers.cardreader import CardRemoved
+from terminal_gateway.protocols.counter import parse_operation
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag
 from terminal_gateway.vocabulary import BalanceInquiry, Code, Malformed, Outcome, Redeem
 
+from ..support import hide_driver_library
 from ..test_config import EXAMPLE, write
 from ..test_config_stations import KEY, STATIONS
 
@@ -88,7 +88,7 @@ async def operate(service: Any, card: Any, **body: Any) -> tuple[int, dict[str, 
 async def test_a_genuine_card_is_decided_as_its_card_number(service: Any) -> None:
     status, answer = await operate(service, VirtualClubCard(PAN, KEY), kind="redeem", amount=500, invoice="I-1")
     assert (status, answer["code"], answer["amount"], answer["card_kind"]) == (200, "00", 500, "smart card")
-    (request,) = service.dispatcher.requests
+    (request,) = service.gateway.requests
     assert isinstance(request, Redeem) and request.card.pan == PAN and request.terminal == "CNTR0001"
     assert request.branch is None and request.invoice == "I-1"
 
@@ -97,7 +97,7 @@ async def test_a_genuine_card_is_decided_as_its_card_number(service: Any) -> Non
 async def test_a_counterfeit_is_declined_63_and_journalled(service: Any) -> None:
     status, answer = await operate(service, VirtualClubCard(PAN, bytes(16)), kind="balance")
     assert (status, answer["code"], answer["approved"]) == (200, "63", False)
-    (request,) = service.dispatcher.requests
+    (request,) = service.gateway.requests
     assert isinstance(request, Malformed) and request.code is Code.SECURITY_VIOLATION
     assert "counterfeit club card 603799******0001" in request.reason and PAN not in request.reason
 
@@ -107,9 +107,9 @@ async def test_uid_tags_earn_but_do_not_redeem_unless_configured(service: Any) -
     tag = VirtualUidTag(bytes.fromhex("04A1B2C3"))
     _, answer = await operate(service, tag, kind="balance")
     assert answer["code"] == "00" and answer["card_kind"] == "uid tag"
-    assert isinstance(service.dispatcher.requests[-1], BalanceInquiry)
+    assert isinstance(service.gateway.requests[-1], BalanceInquiry)
     _, answer = await operate(service, tag, kind="redeem", amount=5, invoice="I-2")
-    assert answer["code"] == "12" and isinstance(service.dispatcher.requests[-1], Malformed)
+    assert answer["code"] == "12" and isinstance(service.gateway.requests[-1], Malformed)
     _, answer = await operate(service, VirtualUidTag(bytes.fromhex("04000000")), kind="balance")
     assert answer["code"] == "14" and "04000000 was not issued" in answer["message"]
 
@@ -125,76 +125,14 @@ async def test_no_card_and_an_unreadable_card_move_nothing(service: Any) -> None
 
     status, answer = await operate(service, NotClub(), kind="balance")
     assert status == 422 and "instruction not supported" in answer["message"]
-    assert service.dispatcher.requests == []
+    assert service.gateway.requests == []
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"[1]", "the body is not a JSON object"),
-    (b"{", "the body is not JSON"),
-    (b'{"kind": "redeem", "amount": 0, "invoice": "x"}', "amount: expected a whole number of minor units from 1"),
-    (b'{"kind": "redeem", "amount": 5}', "invoice: expected 1 to 32 printable characters"),
-    (b'{"kind": "refund", "amount": 5}', "rrn: expected 1 to 12 printable characters"),
-    (b'{"kind": "balance", "timeout": 0}', "timeout: expected seconds"),
-    (b'{"kind": "balance", "pin": "1"}', "pin: unknown field"),
-])
-def test_bad_operations_name_the_field(body: bytes, message: str) -> None:
-    with pytest.raises(BadOperation, match=message):
-        parse_operation(body)
-
-
-def test_operations_become_requests_of_the_station() -> None:
-    request = parse_operation(b'{"kind": "hold", "amount": 7, "invoice": "I", "reference": "r1"}').request("T1", PAN)
-    assert isinstance(request, Redeem) and request.hold and request.key == "T1/r1"
-    assert Operation("balance").request("T1", PAN).key is None
-
-
-def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(cardreader.DRIVERS, "pcsc", ("terminal_gateway.drivers.pcsc:PcscReader", "pcsc",
-                                                     "no_such_module_for_a_test"))
-    with pytest.raises(DriverMissing, match=r"pip install 'terminal-gateway\[pcsc\]'"):
-        open_reader(Station("pcsc", "Virtual PCD", "CNTR0001", "B"))
+def test_a_station_whose_driver_is_missing_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    hide_driver_library(monkeypatch, "pcsc")
     (tmp_path / "club-master.key").write_bytes(KEY)
     config = load(write(tmp_path, EXAMPLE + STATIONS))
-    with pytest.raises(ConfigError, match=r"stations\[0\]\.driver: station CNTR0001 uses the pcsc driver"):
+    with pytest.raises(ConfigError, match=r"stations\[0\]\.driver: station CNTR0001: the pcsc driver needs .*"
+                                          r"pip install 'terminal-gateway\[pcsc\]'"):
         StationService(config, FakeDispatcher(), lambda uid: succeed(None), reactor)
-    assert stations.FAMILY.partial_approval
-
-
-def test_the_nfc_driver_reads_iso_dep_cards_and_uid_tags() -> None:
-    pytest.importorskip("nfc", reason="nfcpy (the 'nfc' extra) is not installed: pip install -e '.[nfc]'")
-    from nfc.tag.tt4 import Type4Tag
-
-    from terminal_gateway.drivers.nfc import NfcReader
-    from terminal_gateway.protocols.clubcard import Genuine, UidTag, read_card
-
-    class IsoDep(Type4Tag):
-        identifier = bytes.fromhex("08112233")
-
-        def __init__(self, card: VirtualClubCard):
-            self.card = card
-
-        def transceive(self, data: bytes, timeout: float | None = None) -> bytes:
-            return self.card.answer(data)
-
-    class Sticker:
-        identifier = bytes.fromhex("04A1B2C3D4E5F6")
-
-    class Frontend:
-        def __init__(self, tags: list[Any]):
-            self.tags = tags
-
-        def connect(self, rdwr: dict[str, Any], terminate: Any) -> Any:
-            assert rdwr["on-connect"](None) is False  # return at once, the tag still activated
-            return self.tags.pop(0) if self.tags else None
-
-        def close(self) -> None:
-            pass
-
-    reader = NfcReader("usb", frontend=Frontend([IsoDep(VirtualClubCard(PAN, KEY)), Sticker()]))
-    assert reader.wait_for_card(1, Event())
-    assert read_card(reader.transceive, KEY) == Genuine(PAN)
-    assert reader.wait_for_card(1, Event())
-    assert read_card(reader.transceive, KEY) == UidTag("04A1B2C3D4E5F6")
-    assert not reader.wait_for_card(0.1, Event())
-    with pytest.raises(CardRemoved):
-        reader.transceive(b"\x00\xa4\x04\x00")

@@ -1,4 +1,4 @@
-"""CR-200 (cr200-serial.md), sans-I/O: the link layer driven with bytes and explicit time,
+"""CR-200 serial readers, sans-I/O: the link layer driven with bytes and explicit time,
 the application layer with request DATA and outcomes."""
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from terminal_gateway.protocols.cr200 import (
-    Answer,
-    Decide,
     Delivered,
     GaveUp,
     Link,
     LinkError,
+    Pending,
     ProfileError,
     ReaderSession,
     Received,
@@ -26,6 +25,7 @@ from terminal_gateway.protocols.cr200 import (
     lrc,
 )
 from terminal_gateway.protocols.cr200.link import ACK, ETX, NAK, STX
+from terminal_gateway.protocols.events import Answer
 from terminal_gateway.vocabulary import (
     ActivateGift,
     BalanceInquiry,
@@ -198,22 +198,28 @@ def session() -> ReaderSession:
     return ReaderSession("R0000001")
 
 
-def decide(s: ReaderSession, *fields: str, now: datetime = NOW) -> Decide:
-    action = s.receive(join(fields), now)
-    assert isinstance(action, Decide), action
+def receive(s: ReaderSession, data: bytes, now: datetime = NOW) -> Answer | Pending | None:
+    s.clock = lambda: now
+    s.receive_data(data)
+    return s.next_event()
+
+
+def decide(s: ReaderSession, *fields: str, now: datetime = NOW) -> Pending:
+    action = receive(s, join(fields), now)
+    assert isinstance(action, Pending), action
     assert action.request.terminal == "R0000001" and action.request.branch is None
     return action
 
 
 def test_ping_is_answered_at_once() -> None:
-    assert session().receive(join(("P", "0001")), NOW) == Answer(join(("p", "0001")))
+    assert receive(session(), join(("P", "0001"))) == Answer(join(("p", "0001")))
 
 
 def test_card_presented_shows_group_and_balance() -> None:
     s = session()
     action = decide(s, "C", "0001", CARD)
     assert action.request == BalanceInquiry(terminal="R0000001", key=action.request.key, card=CardRef(pan=CARD))
-    data = s.respond(action.pending, Outcome(Code.APPROVED, balance=400000, group="silver"))
+    data = s.send(action, Outcome(Code.APPROVED, balance=400000, group="silver"))
     assert fields_of(data) == ["D", "0001", "silver", "Balance 400000"]
     assert all(len(line) <= 16 for line in fields_of(data)[2:])
 
@@ -222,7 +228,7 @@ def test_balance_inquiry_and_phone_lookup() -> None:
     s = session()
     action = decide(s, "B", "0002", "T09121234567")
     assert action.request.card == CardRef(phone="09121234567")
-    data = s.respond(action.pending, Outcome(Code.APPROVED, balance=400000))
+    data = s.send(action, Outcome(Code.APPROVED, balance=400000))
     assert fields_of(data) == ["R", "0002", "00", "0", "400000", "Approved", "Balance 400000"]
 
 
@@ -231,7 +237,7 @@ def test_pay_with_partial_approval() -> None:
     action = decide(s, "S", "0003", CARD, "INV-1", "150000", "900000")
     assert action.request == Redeem(terminal="R0000001", key=action.request.key, card=CardRef(pan=CARD),
                                     amount=150000, invoice="INV-1", invoice_total=900000)
-    data = s.respond(action.pending, Outcome(Code.PARTIAL, amount=100000, balance=400000,
+    data = s.send(action, Outcome(Code.PARTIAL, amount=100000, balance=400000,
                                              limit=Limit.INVOICE_CAP))
     assert fields_of(data)[:5] == ["R", "0003", "10", "100000", "400000"]
     assert fields_of(data)[5:] == ["Partial 100000", "Balance 400000"]
@@ -242,9 +248,9 @@ def test_top_up_keeps_the_pin_out_of_repr_and_errors() -> None:
     action = decide(s, "V", "0004", CARD, "98765432")
     assert isinstance(action.request, TopUp) and action.request.pin == "98765432"
     assert "98765432" not in repr(action.request)
-    bad = s.receive(join(("V", "0005", CARD, "98x65432")), NOW)
-    assert isinstance(bad, Decide) and "98x65432" not in repr(bad) and "98x65432" not in bad.request.reason
-    data = s.respond(action.pending, Outcome(Code.APPROVED, amount=50000, balance=450000))
+    bad = receive(s, join(("V", "0005", CARD, "98x65432")), NOW)
+    assert isinstance(bad, Pending) and "98x65432" not in repr(bad) and "98x65432" not in bad.request.reason
+    data = s.send(action, Outcome(Code.APPROVED, amount=50000, balance=450000))
     assert fields_of(data)[:5] == ["R", "0004", "00", "50000", "450000"]
 
 
@@ -259,17 +265,17 @@ def test_cancel_names_one_of_the_last_ten_transactions() -> None:
     s = session()
     sale = decide(s, "S", "0007", CARD, "INV-2", "1000", "0")
     assert sale.request.invoice_total is None, "0: no total given"
-    s.respond(sale.pending, Outcome(Code.APPROVED, amount=1000, balance=399000))
+    s.send(sale, Outcome(Code.APPROVED, amount=1000, balance=399000))
     cancel = decide(s, "X", "0008", "0007")
     assert cancel.request == Reverse(terminal="R0000001", key=cancel.request.key, original_key=sale.request.key,
                                      card=CardRef(pan=CARD))
-    data = s.respond(cancel.pending, Outcome(Code.APPROVED, amount=1000))
+    data = s.send(cancel, Outcome(Code.APPROVED, amount=1000))
     assert fields_of(data) == ["R", "0008", "00", "1000", "0", "Approved 1000", "Cancelled"]
     again = decide(s, "X", "0009", "0008")
     assert isinstance(again.request, Reverse) and again.request.original_is_reversal
     unknown = decide(s, "X", "0010", "0042")
     assert isinstance(unknown.request, Malformed) and unknown.request.code == Code.ORIGINAL_NOT_FOUND
-    data = s.respond(unknown.pending, Outcome(Code.ORIGINAL_NOT_FOUND))
+    data = s.send(unknown, Outcome(Code.ORIGINAL_NOT_FOUND))
     assert fields_of(data)[:5] == ["R", "0010", "25", "0", "0"]
 
 
@@ -293,10 +299,10 @@ def test_business_day_comes_from_the_branch() -> None:
 def test_repeated_sequence_number_gets_the_stored_response_and_is_not_decided_again() -> None:
     s = session()
     action = decide(s, "S", "0011", CARD, "INV-3", "5000", "0")
-    assert s.receive(join(("S", "0011", CARD, "INV-3", "5000", "0")), NOW) is None, "still being decided"
-    data = s.respond(action.pending, Outcome(Code.APPROVED, amount=5000, balance=395000))
-    assert s.receive(join(("S", "0011", CARD, "INV-3", "5000", "0")), NOW) == Answer(data)
-    assert s.receive(join(("S", "0011", CARD, "INV-3", "5000", "0")), NOW) == Answer(data)
+    assert receive(s, join(("S", "0011", CARD, "INV-3", "5000", "0")), NOW) is None, "still being decided"
+    data = s.send(action, Outcome(Code.APPROVED, amount=5000, balance=395000))
+    assert receive(s, join(("S", "0011", CARD, "INV-3", "5000", "0")), NOW) == Answer(data)
+    assert receive(s, join(("S", "0011", CARD, "INV-3", "5000", "0")), NOW) == Answer(data)
     nxt = decide(s, "S", "0012", CARD, "INV-3", "5000", "0")
     assert nxt.request.key != action.request.key
 
@@ -320,10 +326,10 @@ def test_keys_are_unique_per_reader_and_request_even_when_seq_comes_back() -> No
 ])
 def test_malformed_requests_are_answered_30_with_two_lines(fields: tuple[str, ...], line1: str) -> None:
     s = session()
-    action = s.receive(join(fields), NOW)
-    assert isinstance(action, Decide) and isinstance(action.request, Malformed)
+    action = receive(s, join(fields))
+    assert isinstance(action, Pending) and isinstance(action.request, Malformed)
     assert action.request.code == Code.FORMAT_ERROR and action.request.key is None
-    answer = fields_of(s.respond(action.pending, Outcome(Code.FORMAT_ERROR)))
+    answer = fields_of(s.send(action, Outcome(Code.FORMAT_ERROR)))
     seq = fields[1] if len(fields[1]) == 4 else "0000"
     assert answer[:5] == ["R", seq, "30", "0", "0"] and answer[5] == line1
     assert len(answer) == 7 and all(len(line) <= 16 for line in answer[5:])
@@ -332,7 +338,7 @@ def test_malformed_requests_are_answered_30_with_two_lines(fields: tuple[str, ..
 def test_a_restarted_gateway_remembers_the_readers_last_requests() -> None:
     before = session()
     sale = decide(before, "S", "0030", CARD, "INV-5", "2000", "0")
-    answered = before.respond(sale.pending, Outcome(Code.APPROVED, amount=2000, balance=398000))
+    answered = before.send(sale, Outcome(Code.APPROVED, amount=2000, balance=398000))
     inquiry = decide(before, "B", "0031", CARD)
     gift = decide(before, "G", "0032", CARD, "5000")
     decided = [(sale.request.key, "redeem", Outcome(Code.APPROVED, amount=2000)),
@@ -342,7 +348,7 @@ def test_a_restarted_gateway_remembers_the_readers_last_requests() -> None:
                ("R0000001:000042:1125101010", "redeem", Outcome(Code.APPROVED, amount=1))]  # a Club-8583 key
     after = session()
     assert after.restore(reversed(decided)) == 3
-    repeat = after.receive(join(("G", "0032", CARD, "5000")), NOW)
+    repeat = receive(after, join(("G", "0032", CARD, "5000")), NOW)
     assert repeat == Answer(join(("R", "0032", "00", "5000", "0", "Approved 5000", "Code 00")))
     cancel = decide(after, "X", "0033", "0030")
     assert isinstance(cancel.request, Reverse) and cancel.request.original_key == sale.request.key

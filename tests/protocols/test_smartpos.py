@@ -6,10 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from twisted.internet.defer import Deferred
-from twisted.internet.testing import StringTransport
 
-from terminal_gateway.drivers.smartpos import SmartPOSFactory
 from terminal_gateway.protocols.smartpos import (
     MAX_MESSAGE,
     HostConnection,
@@ -51,7 +48,7 @@ def wire(message: pb.Request) -> bytes:
 
 
 def decode(**body: object) -> Received:
-    [received] = HostConnection().receive_data(wire(pb.Request(request_id=7, terminal_id="S0000001", **body)))
+    [received] = requests_in(HostConnection(), wire(pb.Request(request_id=7, terminal_id="S0000001", **body)))
     return received
 
 
@@ -124,12 +121,12 @@ def test_a_request_that_cannot_be_decided_is_answered_30_naming_the_field(body: 
 
 def test_terminal_and_request_id_are_required() -> None:
     host = HostConnection()
-    [no_terminal, no_id] = host.receive_data(wire(pb.Request(request_id=1, ping=pb.Ping()))
+    [no_terminal, no_id] = requests_in(host, wire(pb.Request(request_id=1, ping=pb.Ping()))
                                              + wire(pb.Request(terminal_id="S1", balance=pb.Balance(card=CARD))))
     assert no_terminal.request == Malformed(terminal="", code=Code.FORMAT_ERROR, reason="terminal_id: missing")
     assert no_id.request == Malformed(terminal="S1", code=Code.FORMAT_ERROR, reason="request_id: missing")
     for bad in ("S\x001", "S" * 17):  # not journalled as the terminal: a NUL cannot be stored
-        [received] = host.receive_data(wire(pb.Request(request_id=1, terminal_id=bad, ping=pb.Ping())))
+        [received] = requests_in(host, wire(pb.Request(request_id=1, terminal_id=bad, ping=pb.Ping())))
         assert received.request == Malformed(terminal="", code=Code.FORMAT_ERROR,
                                              reason="terminal_id: expected up to 16 printable characters")
 
@@ -142,8 +139,14 @@ def test_a_pin_is_never_in_a_repr_or_a_reason() -> None:
     assert PIN not in repr(bad)
     with pytest.raises(RemoteProtocolError) as failure:  # a PIN in a message that does not parse
         body = pb.Request(request_id=1, terminal_id="S1", voucher_top_up=pb.VoucherTopUp(card=CARD, pin=PIN))
-        HostConnection().receive_data(VarintFramer().frame(body.SerializeToString()[:-3]))
+        requests_in(HostConnection(), VarintFramer().frame(body.SerializeToString()[:-3]))
     assert PIN not in str(failure.value)
+
+
+def requests_in(host: HostConnection, data: bytes) -> list[Received]:
+    """Every request ``data`` completes, as the driver takes them."""
+    host.receive_data(data)
+    return list(iter(host.next_event, None))
 
 
 def responses(data: bytes) -> list[pb.Response]:
@@ -152,7 +155,7 @@ def responses(data: bytes) -> list[pb.Response]:
 
 def test_an_outcome_becomes_a_response() -> None:
     host = HostConnection()
-    [received] = host.receive_data(wire(pb.Request(request_id=9, terminal_id="S1", redeem=pb.Redeem(
+    [received] = requests_in(host, wire(pb.Request(request_id=9, terminal_id="S1", redeem=pb.Redeem(
         card=CARD, amount=150_000, invoice="INV-1", invoice_total=900_000))))
     outcome = Outcome(Code.PARTIAL, amount=100_000, balance=400_000, daily_remaining=100_000, invoice_remaining=0,
                       limit=Limit.INVOICE_CAP, rrn="000000000001", auth_code="123456", points=12, group="silver",
@@ -166,7 +169,7 @@ def test_an_outcome_becomes_a_response() -> None:
 
 def test_a_gift_card_expiry_is_a_date_and_an_accrual_answers_what_it_earned() -> None:
     host = HostConnection()
-    gift, accrual = host.receive_data(
+    gift, accrual = requests_in(host, 
         wire(pb.Request(request_id=1, terminal_id="S1", activate_gift_card=pb.ActivateGiftCard(card=CARD, amount=5)))
         + wire(pb.Request(request_id=2, terminal_id="S1", accrue=pb.Accrue(card=CARD, paid=400_000, invoice="I"))))
     [activated] = responses(host.send(gift, Outcome(Code.APPROVED, amount=5, expires_on=date(2027, 11, 25))))
@@ -181,13 +184,13 @@ def test_framing_split_byte_by_byte_and_several_in_one_read() -> None:
     data = b"".join(wire(m) for m in messages)
     assert len(wire(messages[0])) > 128, "the length takes a two-byte varint"
     host = HostConnection()
-    got = [r for byte in range(len(data)) for r in host.receive_data(data[byte:byte + 1])]
+    got = [r for byte in range(len(data)) for r in requests_in(host, data[byte:byte + 1])]
     assert [r.request_id for r in got] == [1, 2, 3]
-    assert [r.request_id for r in HostConnection().receive_data(data)] == [1, 2, 3]
+    assert [r.request_id for r in requests_in(HostConnection(), data)] == [1, 2, 3]
 
 
 def test_an_empty_message_is_a_request_without_anything() -> None:
-    [received] = HostConnection().receive_data(b"\x00")
+    [received] = requests_in(HostConnection(), b"\x00")
     assert received.request == Malformed(terminal="", code=Code.FORMAT_ERROR, reason="terminal_id: missing")
 
 
@@ -195,11 +198,11 @@ def test_oversize_closes_the_connection_before_its_body_arrives() -> None:
     framer = VarintFramer()
     assert framer.feed(b"\x80\x80\x04") == [], "exactly 64 KiB announced is allowed"
     with pytest.raises(RemoteProtocolError, match="65537 bytes exceeds the limit of 65536"):
-        HostConnection().receive_data(b"\x81\x80\x04")
+        requests_in(HostConnection(), b"\x81\x80\x04")
     with pytest.raises(RemoteProtocolError, match="exceeds"):
-        HostConnection(100).receive_data(b"\x65")
+        requests_in(HostConnection(100), b"\x65")
     with pytest.raises(RemoteProtocolError, match="varint"):
-        HostConnection().receive_data(b"\x80" * 10)
+        requests_in(HostConnection(), b"\x80" * 10)
     with pytest.raises(ValueError):
         VarintFramer(MAX_MESSAGE + 1)
 
@@ -207,12 +210,12 @@ def test_oversize_closes_the_connection_before_its_body_arrives() -> None:
 @pytest.mark.parametrize("garbage", [b"\x03\xff\xff\xff", b"\x02\x0a\x05", b"\x04\x12\x02\xc3\x28"])
 def test_garbage_closes_the_connection(garbage: bytes) -> None:
     with pytest.raises(RemoteProtocolError, match="not a Request"):
-        HostConnection().receive_data(garbage)
+        requests_in(HostConnection(), garbage)
 
 
 def test_the_bundled_profile_and_bad_ones(tmp_path: Path) -> None:
     profile = load_profile("smartpos-app")
-    assert (profile.max_message, profile.family.partial_approval, profile.family.signon_required) == (
+    assert (profile.max_message, profile.partial_approval, profile.signon_required) == (
         MAX_MESSAGE, True, False)
     for text, problem in [
         ("max_message = 1024\npartial_approval = true\nsignon_required = false\nmax_mesage = 1", "unknown key"),
@@ -226,38 +229,3 @@ def test_the_bundled_profile_and_bad_ones(tmp_path: Path) -> None:
             load_profile("bad", [tmp_path])
     with pytest.raises(ProfileError, match="a club8583 profile"):
         load_profile("club-t1")
-
-
-class FakeDispatcher:
-    """Answers when the test says so, in any order."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[object, Deferred[Outcome]]] = []
-
-    def handle(self, request: object, family: object) -> Deferred[Outcome]:
-        answer: Deferred[Outcome] = Deferred()
-        self.pending.append((request, answer))
-        return answer
-
-
-def test_the_driver_answers_each_request_when_its_decision_is_durable() -> None:
-    """The Twisted edge on a StringTransport: two requests in flight, answered in the order
-    their decisions become durable; garbage closes the connection."""
-    dispatcher = FakeDispatcher()
-    factory = SmartPOSFactory(load_profile("smartpos-app"), dispatcher)  # type: ignore[arg-type]
-    protocol = factory.buildProtocol(None)
-    transport = StringTransport()
-    protocol.makeConnection(transport)
-    assert factory.connections == {protocol}
-    terminal = TerminalConnection()
-    protocol.dataReceived(terminal.send(pb.Request(request_id=1, terminal_id="S1", ping=pb.Ping()))
-                          + terminal.send(pb.Request(request_id=2, terminal_id="S1", balance=pb.Balance(card=CARD))))
-    (first, first_answer), (second, second_answer) = dispatcher.pending
-    assert isinstance(first, Echo) and isinstance(second, BalanceInquiry)
-    second_answer.callback(Outcome(Code.APPROVED, balance=7))
-    first_answer.callback(Outcome(Code.APPROVED))
-    assert [(r.request_id, r.balance) for r in terminal.receive_data(transport.value())] == [(2, 7), (1, 0)]
-    protocol.dataReceived(b"\x03\xff\xff\xff")
-    assert transport.disconnecting
-    protocol.connectionLost()
-    assert factory.connections == set()

@@ -8,12 +8,10 @@
 
 from .link import Delivered, GaveUp, Link, LinkError, Received, Refused, frame, lrc
 from .profile import FAMILY, Profile, ProfileError, compile_profile, load_profile
-from .session import Answer, Decide, Pending, ReaderSession, fields_of, join
+from .session import Pending, ReaderSession, fields_of, join
 
 __all__ = [
     "FAMILY",
-    "Answer",
-    "Decide",
     "Delivered",
     "GaveUp",
     "Link",

@@ -41,6 +41,11 @@ class Profile:
     reopen_seconds: float = 1.0  # how often a missing device is looked for
 
     @property
+    def signon_required(self) -> bool:
+        """A reader has no sign-on: it is configured as its terminal."""
+        return False
+
+    @property
     def ack_timeout(self) -> float:
         return self.ack_timeout_ms / 1000
 

@@ -4,11 +4,15 @@ gateway's outcomes into its responses.
 A ``ReaderSession`` belongs to one reader (one configured terminal), not to the port it is
 on: a reader unplugged and plugged back keeps its last response and its history.
 
-    action = session.receive(data, now)     a request frame's DATA (bytes, link-checked)
+    session.receive_data(data)              a request frame's DATA (bytes, link-checked)
+    event = session.next_event()
       Answer(data)                          send this at once (ping, a repeat's stored answer)
-      Decide(request, pending)              have the core decide ``request``; then
-    data = session.respond(pending, outcome)  the response DATA (also stored for a repeat)
+      Pending(request, ...)                 have the core decide ``request``; then
+    data = session.send(event, outcome)     the response DATA (also stored for a repeat)
       None                                  nothing to send (a repeat still being decided)
+
+The shape is every codec's (``protocols.events``); the time a request is received comes from
+the session's ``clock``.
 
 Keys. The core detects duplicates by ``Request.key`` and answers a known key 94 unless the
 request says it is a repeat. A CR-200 repeat is answered here, from the stored response, and
@@ -40,9 +44,10 @@ from ...vocabulary import (
     Reverse,
     TopUp,
 )
+from ..events import Answer, Decide
 from .link import FS
 
-__all__ = ["Answer", "Decide", "Pending", "ReaderSession", "fields_of", "join"]
+__all__ = ["Pending", "ReaderSession", "fields_of", "join"]
 
 _SEQ_DIGITS = 4
 _MAX_AMOUNT_DIGITS = 12  # as Club-8583 DE4
@@ -97,23 +102,12 @@ def join(fields: list[str] | tuple[str, ...]) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    data: bytes
-
-
-@dataclass(slots=True, eq=False)
-class Pending:
-    """A request handed to the core; ``respond`` turns its outcome into the response."""
+class Pending(Decide):
+    """A request handed to the core; ``send`` turns its outcome into the response."""
 
     command: str
     seq: str
     reason: str = ""  # a Malformed request's explanation, for the display
-
-
-@dataclass(frozen=True, slots=True)
-class Decide:
-    request: Request
-    pending: Pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,26 +133,42 @@ def utc_date(now: datetime) -> str:
     return now.astimezone(UTC).date().isoformat()
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(slots=True)
 class ReaderSession:
     """One CR-200 reader acting as ``terminal``; ``day`` gives the business day of an instant
-    (the branch's: its time zone and cut-off hour)."""
+    (the branch's: its time zone and cut-off hour), ``clock`` the instant a request arrives."""
 
     terminal: str
     day: Callable[[datetime], str] = utc_date
+    clock: Callable[[], datetime] = utc_now
     width: int = 16
     history_size: int = 10
     last_seq: str | None = None
     last_response: bytes | None = None  # None while the last request is being decided
     history: deque[_Done] = field(init=False)
+    _events: deque[Answer | Pending] = field(init=False)
     _counter: int = 0
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.history_size)
+        self._events = deque()
 
     # -- requests in --------------------------------------------------------------------
 
-    def receive(self, data: bytes, now: datetime) -> Answer | Decide | None:
+    def receive_data(self, data: bytes) -> None:
+        """Take one request frame's DATA; what to do about it comes out of ``next_event``."""
+        event = self._receive(data, self.clock())
+        if event is not None:
+            self._events.append(event)
+
+    def next_event(self) -> Answer | Pending | None:
+        return self._events.popleft() if self._events else None
+
+    def _receive(self, data: bytes, now: datetime) -> Answer | Pending | None:
         fields = fields_of(data)
         command, seq = fields[0], fields[1] if len(fields) > 1 else ""
         if len(seq) == _SEQ_DIGITS and seq.isdigit() and seq == self.last_seq:
@@ -171,11 +181,11 @@ class ReaderSession:
         except _Bad as bad:
             reason = f"{bad.line1}: {bad.line2}"
             malformed = Malformed(terminal=self.terminal, key=None, code=Code.FORMAT_ERROR, reason=reason)
-            return Decide(malformed, Pending("?", _shown_seq(seq), reason=f"{bad.line1}\n{bad.line2}"))
+            return Pending(malformed, "?", _shown_seq(seq), reason=f"{bad.line1}\n{bad.line2}")
         if isinstance(request, bytes):
             self.last_response = request
             return Answer(request)
-        return Decide(request, Pending(command, seq))
+        return Pending(request, command, seq)
 
     def _key(self, seq: str, now: datetime) -> str:
         micros = int(now.timestamp() * 1_000_000)
@@ -260,41 +270,40 @@ class ReaderSession:
             self._counter = max(self._counter, counter)
             if kind in _COMMAND_OF:
                 self.last_seq = seq
-                self.last_response = join(self._fields(Pending(_COMMAND_OF[kind], seq), outcome))
+                self.last_response = join(self._fields(_COMMAND_OF[kind], seq, "", outcome))
         return len(mine)
 
     # -- outcomes out -------------------------------------------------------------------
 
-    def respond(self, pending: Pending, outcome: Outcome) -> bytes:
-        """The response DATA for ``pending``'s request, stored for a repeat of it."""
-        data = join(self._fields(pending, outcome))
-        if pending.seq == self.last_seq:
+    def send(self, event: Decide, outcome: Outcome) -> bytes:
+        """The response DATA for ``event``'s request, stored for a repeat of it."""
+        assert isinstance(event, Pending)
+        data = join(self._fields(event.command, event.seq, event.reason, outcome))
+        if event.seq == self.last_seq:
             self.last_response = data
         return data
 
-    def _fields(self, pending: Pending, outcome: Outcome) -> tuple[str, ...]:
+    def _fields(self, command: str, seq: str, reason: str, outcome: Outcome) -> tuple[str, ...]:
         code = outcome.code
         balance = outcome.balance if outcome.balance is not None and outcome.balance >= 0 else 0
-        if pending.reason:  # our own format error: the explanation on the display
-            line1, _, line2 = pending.reason.partition("\n")
-            return ("R", pending.seq, code.value, "0", "0", self._line(line1), self._line(line2))
-        if pending.command == "C":
+        if reason:  # our own format error: the explanation on the display
+            line1, _, line2 = reason.partition("\n")
+            return ("R", seq, code.value, "0", "0", self._line(line1), self._line(line2))
+        if command == "C":
             if code.approved:
-                return ("D", pending.seq, self._line(outcome.group or "Gift card"),
-                        self._line(f"Balance {balance}"))
-            return ("D", pending.seq, self._line(_SHORT.get(code, f"Declined {code.value}")),
-                    self._line(f"Code {code.value}"))
-        amount = 0 if pending.command == "B" else outcome.amount
+                return ("D", seq, self._line(outcome.group or "Gift card"), self._line(f"Balance {balance}"))
+            return ("D", seq, self._line(_SHORT.get(code, f"Declined {code.value}")), self._line(f"Code {code.value}"))
+        amount = 0 if command == "B" else outcome.amount
         line1 = _SHORT.get(code, f"Declined {code.value}")
-        if code == Code.PARTIAL or (code.approved and pending.command in "SVGX" and amount):
+        if code == Code.PARTIAL or (code.approved and command in "SVGX" and amount):
             line1 = f"{line1} {amount}" if len(f"{line1} {amount}") <= self.width else line1
         if outcome.balance is not None:
             line2 = f"Balance {balance}"
-        elif pending.command == "X" and code.approved:
+        elif command == "X" and code.approved:
             line2 = "Cancelled"  # a reversal's outcome carries no balance
         else:
             line2 = outcome.limit or f"Code {code.value}"
-        return ("R", pending.seq, code.value, str(amount), str(balance), self._line(line1), self._line(str(line2)))
+        return ("R", seq, code.value, str(amount), str(balance), self._line(line1), self._line(str(line2)))
 
     def _line(self, text: str) -> str:
         """Printable ASCII, at most the display's width."""

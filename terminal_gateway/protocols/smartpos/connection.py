@@ -1,19 +1,22 @@
 """SmartPOS connections, sans-I/O, after h11: bytes in, events out; events in, bytes out.
 
-``HostConnection`` is the gateway's side: ``receive_data`` turns received bytes into
-``Received`` requests (vocabulary requests, ``Malformed`` for one that cannot be decided),
-and ``send`` turns an outcome into the bytes of its response. ``TerminalConnection`` is the
+``HostConnection`` is the gateway's side, in the shape of every codec (``protocols.events``):
+``receive_data`` takes bytes, ``next_event`` gives ``Received`` requests (vocabulary requests,
+``Malformed`` for one that cannot be decided), and ``send`` turns an outcome into the bytes of
+its response. ``TerminalConnection`` is the
 terminal's side, for simulators and tests. A message over the size limit, or one that does
 not parse, raises ``RemoteProtocolError``: the connection must close (smartpos.proto).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
-from ...vocabulary import Outcome, Request
+from ...vocabulary import Outcome
+from ..events import Decide, RemoteProtocolError
 from ..framing import FramingError
 from . import smartpos_pb2 as pb
 from .framing import MAX_MESSAGE, VarintFramer
@@ -23,17 +26,12 @@ from .responses import to_response
 __all__ = ["HostConnection", "Received", "RemoteProtocolError", "TerminalConnection"]
 
 
-class RemoteProtocolError(Exception):
-    """The peer broke the protocol; nothing after this can be read: close the connection."""
-
-
 @dataclass(frozen=True, slots=True)
-class Received:
-    """One request from the terminal: the ``request_id`` its response carries back, and the
-    vocabulary request to decide (its repr masks the card and leaves out any PIN)."""
+class Received(Decide):
+    """One request from the terminal: the vocabulary request to decide (its repr masks the
+    card and leaves out any PIN), and the ``request_id`` its response carries back."""
 
     request_id: int
-    request: Request
 
 
 class _Connection:
@@ -63,17 +61,23 @@ def _parse(kind: type[pb.Request] | type[pb.Response], body: bytes) -> pb.Reques
 class HostConnection(_Connection):
     """The gateway's end of one terminal connection."""
 
-    def receive_data(self, data: bytes) -> list[Received]:
-        """The requests ``data`` completes, in order."""
-        received = []
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        super().__init__(max_message)
+        self._received: deque[Received] = deque()
+
+    def receive_data(self, data: bytes) -> None:
+        """Take ``data``; the requests it completes come out of ``next_event`` in order."""
         for body in self._bodies(data):
             message = _parse(pb.Request, body)
-            received.append(Received(message.request_id, to_request(message)))
-        return received
+            self._received.append(Received(to_request(message), message.request_id))
 
-    def send(self, received: Received, outcome: Outcome) -> bytes:
-        """The bytes of the response to ``received``."""
-        return self._frame(to_response(received.request_id, received.request, outcome))
+    def next_event(self) -> Received | None:
+        return self._received.popleft() if self._received else None
+
+    def send(self, event: Decide, outcome: Outcome) -> bytes:
+        """The bytes of the response to ``event``."""
+        assert isinstance(event, Received)
+        return self._frame(to_response(event.request_id, event.request, outcome))
 
 
 class TerminalConnection(_Connection):

@@ -17,7 +17,6 @@ from os import PathLike
 from typing import Any
 
 from ... import firmware
-from ...vocabulary import TerminalFamily
 from .framing import MAX_MESSAGE
 
 __all__ = ["FAMILY", "Profile", "ProfileError", "load_profile"]
@@ -37,8 +36,9 @@ class Profile:
     partial_approval: bool
 
     @property
-    def family(self) -> TerminalFamily:
-        return TerminalFamily(self.name, self.partial_approval, signon_required=False)
+    def signon_required(self) -> bool:
+        """SmartPOS has no sign-on message (a profile saying otherwise is refused)."""
+        return False
 
 
 def load_profile(name: str, extra_dirs: Iterable[str | PathLike[str]] = ()) -> Profile:

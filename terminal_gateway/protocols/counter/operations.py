@@ -1,0 +1,99 @@
+"""What the counter asks a station to do: its JSON body, checked field by field."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ...vocabulary import MAX_AMOUNT, AccrualReturn, Accrue, BalanceInquiry, CardRef, Redeem, Refund, Request
+
+__all__ = ["DEFAULT_TIMEOUT", "KINDS", "MAX_BODY", "MAX_TIMEOUT", "SPENDING", "BadOperation", "Operation",
+           "parse_operation"]
+
+DEFAULT_TIMEOUT = 30.0  # seconds a station waits for a card unless the counter says otherwise
+MAX_TIMEOUT = 300.0
+MAX_BODY = 64 * 1024
+KINDS = ("balance", "redeem", "hold", "accrue", "accrual_return", "refund")
+SPENDING = ("redeem", "hold")  # what a UID tag may do only where [clubcard] uid_tags_redeem is true
+_FIELDS = {"kind", "amount", "invoice", "invoice_total", "rrn", "reference", "timeout"}
+
+
+class BadOperation(ValueError):
+    """The counter's request cannot be an operation; the message says which field and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    kind: str
+    amount: int | None = None
+    invoice: str | None = None
+    invoice_total: int | None = None
+    rrn: str | None = None
+    reference: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def request(self, terminal: str, pan: str) -> Request:
+        """The request the station at ``terminal`` makes for card ``pan``."""
+        card = CardRef(pan=pan)
+        key = f"{terminal}/{self.reference}" if self.reference else None
+        common: dict[str, Any] = {"terminal": terminal, "key": key, "card": card}
+        if self.kind == "balance":
+            return BalanceInquiry(**common)
+        if self.kind in SPENDING:
+            assert self.amount is not None and self.invoice is not None
+            return Redeem(**common, amount=self.amount, invoice=self.invoice, invoice_total=self.invoice_total,
+                          hold=self.kind == "hold")
+        if self.kind == "accrue":
+            return Accrue(**common, amount=self.amount or 0, invoice=self.invoice or "")
+        if self.kind == "accrual_return":
+            return AccrualReturn(**common, amount=self.amount or 0, invoice=self.invoice or "")
+        return Refund(**common, amount=self.amount or 0, rrn=self.rrn or "")
+
+
+def parse_operation(body: bytes) -> Operation:
+    """The counter's JSON body as an ``Operation``; ``BadOperation`` names the field."""
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadOperation(f"the body is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise BadOperation("the body is not a JSON object")
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise BadOperation(f"{unknown[0]}: unknown field")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise BadOperation(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+
+    def whole(name: str, required: bool) -> int | None:
+        value = data.get(name)
+        if value is None and not required:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
+            raise BadOperation(f"{name}: expected a whole number of minor units from 1 to {MAX_AMOUNT}, "
+                               f"got {value!r}")
+        return value
+
+    def text(name: str, required: bool, size: int) -> str | None:
+        value = data.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not 1 <= len(value) <= size or not value.isprintable():
+            raise BadOperation(f"{name}: expected 1 to {size} printable characters, got {value!r}")
+        return value
+
+    timeout = data.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+            math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise BadOperation(f"timeout: expected seconds, more than 0 and at most {MAX_TIMEOUT:g}, got {timeout!r}")
+    return Operation(
+        kind=kind,
+        amount=whole("amount", kind != "balance"),
+        invoice=text("invoice", kind in (*SPENDING, "accrue", "accrual_return"), 32),
+        invoice_total=whole("invoice_total", False),
+        rrn=text("rrn", kind == "refund", 12),
+        reference=text("reference", False, 32),
+        timeout=float(timeout),
+    )
