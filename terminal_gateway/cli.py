@@ -1,4 +1,4 @@
-"""``terminal-gateway``: the operator's command line (names fixed by operations.md).
+"""``terminal-gateway``: the operator's command line (every command in docs/operations.md).
 
 Each command exits 0 on success, or non-zero with one line on stderr saying why: an
 installation script reads it, so never a traceback.

@@ -2,8 +2,8 @@
 
 ``config.load`` calls these with the ``_Section`` of the table they read; every error goes
 through ``_Section.fail``, so it names the file, the full key path and what was expected, as
-every other configuration error does. What a rule means is documented in the README
-("The club program"); here is only what a valid file looks like.
+every other configuration error does. What a rule means is documented in docs/program.md;
+here is only what a valid file looks like.
 """
 
 from __future__ import annotations

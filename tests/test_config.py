@@ -15,7 +15,7 @@ from terminal_gateway.vocabulary import MAX_AMOUNT
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The example of docs operations.md ("Configuration (TOML)"), as written there.
+# The example of docs/operations.md ("Configuration"), as written there.
 EXAMPLE = """\
 [store]
 url = "sqlite:///var/lib/terminal-gateway/gateway.db"   # any SQLAlchemy URL, PostgreSQL too

@@ -1,7 +1,7 @@
 """Group commit in a process of its own, so that durability never waits for the GIL.
 
 Measured under load, a writer *thread* spent most of each commit waiting to take the GIL
-back from the busy reactor after every database call (see the README's benchmark). So the
+back from the busy reactor after every database call (see docs/benchmark.md). So the
 daemon spawns ``python -m terminal_gateway.daemon.writer`` (the store URL in its environment,
 not on its command line, where ``ps`` would show a password): the reactor sends it each
 decision's prepared rows through a pipe, and it writes everything that arrived while it was

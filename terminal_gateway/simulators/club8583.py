@@ -150,7 +150,7 @@ _SHOWN = (("AB", "balance"), ("CE", "earned"), ("PE", "points earned"), ("PT", "
 
 
 class SimulatedTerminal:
-    """A counter terminal: builds the requests of club8583.md and keeps its batch."""
+    """A counter terminal: builds the requests of docs/protocols/club8583.md and keeps its batch."""
 
     def __init__(self, tid: str, branch: str, link: TerminalLink, printer: Printer | None = None,
                  timeout: float = 10.0, stan: int = 0):

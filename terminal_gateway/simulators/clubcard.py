@@ -1,7 +1,7 @@
 """A virtual club smart card (and a UID tag) for tests and the demo.
 
 ``VirtualClubCard`` and ``VirtualUidTag`` answer command APDUs as the real ones do
-(``spec/clubcard.md``), in process. ``VpcdCard`` puts one of them into a reader that pcscd
+(docs/protocols/counter-stations.md), in process. ``VpcdCard`` puts one of them into a reader that pcscd
 sees, through vsmartcard's vpcd driver (Debian package ``vsmartcard-vpcd``): the card side
 connects to vpcd on 127.0.0.1:35963 and speaks its socket protocol, every message a 2-byte
 big-endian length and the payload; a 1-byte payload is a control message (0x00 power off,

@@ -1,4 +1,4 @@
-"""The club card read (spec/clubcard.md) against an in-process virtual card."""
+"""The club card read (docs/protocols/counter-stations.md) against an in-process virtual card."""
 
 from __future__ import annotations
 

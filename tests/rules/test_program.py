@@ -1,4 +1,4 @@
-"""The club program's rules (program.md), with the worked examples of the seed documents."""
+"""The club program's rules (docs/program.md), with the worked examples of the seed documents."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A fast path compiled from a profile's pyiso8583 spec: the same bytes, in a fraction of the time.
 
 Measured on the gateway's hot path, pyiso8583's generic decode and encode took about half of
-the time a redemption costs the daemon (see the README's benchmark). This module compiles
+the time a redemption costs the daemon (see docs/benchmark.md). This module compiles
 the same spec dict into one small closure per element, and nothing else: pyiso8583 stays
 the authority. Whenever a message is anything but plainly well formed the fast path raises
 ``Miss`` and the caller hands the message to pyiso8583, whose errors name the field and the

@@ -1,4 +1,4 @@
-"""The club smart card (``spec/clubcard.md``), sans-I/O: the applet's APDUs and status
+"""The club smart card (docs/protocols/counter-stations.md), sans-I/O: the applet's APDUs and status
 words (``apdu``), the card keys and MACs (``keys``), and the read that turns a card on a
 reader into a genuine card number, a UID tag or a counterfeit (``session``).
 

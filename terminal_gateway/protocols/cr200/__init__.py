@@ -1,4 +1,4 @@
-"""CR-200 serial club card readers (cr200-serial.md), sans-I/O.
+"""CR-200 serial club card readers (docs/protocols/cr200.md), sans-I/O.
 
 ``link`` frames bytes (STX DATA ETX LRC, ACK/NAK, retransmission with explicit time);
 ``session`` turns one reader's requests into the vocabulary and outcomes into responses;

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 STX, ETX, ACK, NAK, FS = 0x02, 0x03, 0x06, 0x15, 0x1C
-# The contract's limits (cr200-serial.md, "Link layer"); a profile may narrow them.
+# The contract's limits (docs/protocols/cr200.md, "Link layer"); a profile may narrow them.
 MAX_DATA = 512  # bytes of DATA in one frame
 ACK_TIMEOUT = 0.5  # seconds to wait for ACK or NAK before sending again
 MAX_SENDS = 3  # sends of one frame in all, the first included
