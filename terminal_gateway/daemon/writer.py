@@ -97,14 +97,15 @@ class CommitQueue:
 def main() -> int:
     """The child process: read, group, write, answer, until the input ends.
 
-    It ignores SIGINT and SIGTERM, which a terminal's Ctrl-C or a service manager send to
-    the whole process group: the daemon stops it by closing the pipe, once the last
+    It ignores SIGINT, SIGTERM and SIGHUP, which a terminal's Ctrl-C or a service manager
+    send to the whole process group (SIGHUP is the daemon's reload, not the writer's end): the daemon stops it by closing the pipe, once the last
     decisions are in it, so that the final group commit is never cut short.
     """
     from ..store import Store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     store = Store(os.environ[STORE_URL])
     commits = CommitQueue(store.write_prepared)
     frames, stdin, stdout = Frames(), sys.stdin.fileno(), sys.stdout.buffer
