@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from terminal_gateway.config import ENV_VAR, MAX_AMOUNT, ConfigError, load
+from terminal_gateway.config import ENV_VAR, ConfigError, load
+from terminal_gateway.program import MAX_AMOUNT
 from terminal_gateway.protocols.club8583 import load_profile
 
 REPO = Path(__file__).resolve().parents[1]

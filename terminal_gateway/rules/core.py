@@ -13,8 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from ..config import Config
-from ..program import Caps
+from ..program import Caps, ClubRules
 from ..vocabulary import (
     AccrualReturn,
     Accrue,
@@ -124,7 +123,7 @@ class Draft:
 class RuleCore:
     """Decides requests against the ledger under the configured program."""
 
-    def __init__(self, config: Config, ledger: Ledger | None = None, voucher_key: bytes | None = None):
+    def __init__(self, config: ClubRules, ledger: Ledger | None = None, voucher_key: bytes | None = None):
         self.config = config
         self.ledger = ledger if ledger is not None else Ledger()
         self.voucher_key = voucher_key
@@ -152,7 +151,7 @@ class RuleCore:
             "gift_activation": partial(giftcards.undo, self),
         }
 
-    def reload(self, config: Config, voucher_key: bytes | None) -> None:
+    def reload(self, config: ClubRules, voucher_key: bytes | None) -> None:
         """Decide from now on under a changed program; the ledger stays as it is."""
         self.config, self.voucher_key = config, voucher_key
         self._days.clear()

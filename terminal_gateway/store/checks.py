@@ -6,10 +6,10 @@ Each returns the problem as one line for the operator, or ``None``; card numbers
 
 from __future__ import annotations
 
+from ..program import MAX_AMOUNT  # a larger lot could never be shown at a terminal
 from ..rules.cards import luhn_valid
 from ..vocabulary import mask_pan
 
-MAX_AMOUNT = 999_999_999_999  # DE4 is n12: a larger lot could never be shown at a terminal
 PHONE_DIGITS = (5, 15)  # E.164 numbers have at most 15 digits
 
 
