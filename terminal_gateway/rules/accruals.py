@@ -15,6 +15,7 @@ from ..vocabulary import AccrualReturn, Accrue, Code, Outcome
 from .earning import credit_earned, credit_expiry, points_earned, referrers, upgrade_target
 from .effects import AccrualBooked, LotCreated, PointsMoved, Posting, Updated
 from .ledger import Account, Accrual, Entry, new_id
+from .states import AccountKind
 
 if TYPE_CHECKING:
     from .core import Draft, RuleCore
@@ -114,7 +115,7 @@ def _member(core: RuleCore, d: Draft, entry: Entry, request: Accrue | AccrualRet
     """The paying member's account, the invoice and business day noted on ``entry``."""
     entry.day, entry.invoice = core.day(d), request.invoice
     account = core.account_or_problem(d, request.card, request.amount)
-    if isinstance(account, Account) and account.kind != "member":
+    if isinstance(account, Account) and account.kind != AccountKind.MEMBER:
         return Outcome(Code.INVALID_TRANSACTION, message="gift cards do not earn")
     return account
 

@@ -23,6 +23,7 @@ from ..vocabulary import (
     Code,
     Complete,
     Echo,
+    Kind,
     Limit,
     Malformed,
     Outcome,
@@ -52,23 +53,24 @@ from .effects import (
     Tombstone,
 )
 from .ledger import Account, Entry, Ledger, Terminal
+from .states import AccountKind, CardStatus, HoldState
 
 ANY_FAMILY = TerminalFamily()
 NO_CAPS = Caps()
 NETWORK_MANAGEMENT = (SignOn, SignOff, Echo)  # the 0800s: allowed before sign-on
 KINDS = {
-    Redeem: "redeem",
-    SignOn: "sign_on",
-    SignOff: "sign_off",
-    BalanceInquiry: "balance",
-    Complete: "complete",
-    Refund: "refund",
-    Reverse: "reverse",
-    Reconcile: "reconcile",
-    Accrue: "accrual",
-    AccrualReturn: "accrual_return",
-    TopUp: "topup",
-    ActivateGift: "gift_activation",
+    Redeem: Kind.REDEEM,
+    SignOn: Kind.SIGN_ON,
+    SignOff: Kind.SIGN_OFF,
+    BalanceInquiry: Kind.BALANCE,
+    Complete: Kind.COMPLETE,
+    Refund: Kind.REFUND,
+    Reverse: Kind.REVERSE,
+    Reconcile: Kind.RECONCILE,
+    Accrue: Kind.ACCRUAL,
+    AccrualReturn: Kind.ACCRUAL_RETURN,
+    TopUp: Kind.TOPUP,
+    ActivateGift: Kind.GIFT_ACTIVATION,
 }
 
 
@@ -77,7 +79,7 @@ class Record:
     """One row of the transaction journal: what was asked, what was decided, what changed."""
 
     at: datetime
-    kind: str
+    kind: Kind
     terminal: str
     outcome: Outcome
     effects: tuple[Effect, ...]
@@ -143,12 +145,13 @@ class RuleCore:
             TopUp: partial(topups.top_up, self),
             ActivateGift: partial(giftcards.activate, self),
         }
-        self._undo: dict[str, Callable[[Draft, Entry], Outcome]] = {
-            "redeem": partial(redemptions.undo_redeem, self), "hold": partial(redemptions.undo_hold, self),
-            "complete": partial(redemptions.undo_completion, self), "refund": partial(redemptions.undo_refund, self),
-            "accrual": partial(accruals.undo_accrual, self),
-            "accrual_return": partial(accruals.undo_take_back, self), "topup": partial(topups.undo, self),
-            "gift_activation": partial(giftcards.undo, self),
+        self._undo: dict[Kind, Callable[[Draft, Entry], Outcome]] = {
+            Kind.REDEEM: partial(redemptions.undo_redeem, self), Kind.HOLD: partial(redemptions.undo_hold, self),
+            Kind.COMPLETE: partial(redemptions.undo_completion, self),
+            Kind.REFUND: partial(redemptions.undo_refund, self),
+            Kind.ACCRUAL: partial(accruals.undo_accrual, self),
+            Kind.ACCRUAL_RETURN: partial(accruals.undo_take_back, self), Kind.TOPUP: partial(topups.undo, self),
+            Kind.GIFT_ACTIVATION: partial(giftcards.undo, self),
         }
 
     def reload(self, config: ClubRules, voucher_key: bytes | None) -> None:
@@ -169,7 +172,7 @@ class RuleCore:
         try:
             outcome, record = self._decide(draft)
         except Exception:
-            self.revert([*records, Record(now, "failed", request.terminal, Outcome(Code.MALFUNCTION),
+            self.revert([*records, Record(now, Kind.FAILED, request.terminal, Outcome(Code.MALFUNCTION),
                                           tuple(draft.effects))])
             raise
         if record is not None:
@@ -194,8 +197,8 @@ class RuleCore:
             return self._terminal_check(d) or Outcome(Code.APPROVED), None
         if isinstance(request, Malformed):
             outcome = Outcome(request.code, message=request.reason)
-            return outcome, self._record(d, "malformed", outcome, with_key=False)
-        kind = "hold" if isinstance(request, Redeem) and request.hold else KINDS[type(request)]
+            return outcome, self._record(d, Kind.MALFORMED, outcome, with_key=False)
+        kind = Kind.HOLD if isinstance(request, Redeem) and request.hold else KINDS[type(request)]
         key = request.key
         known = ledger.by_key.get(key) if key is not None else None
         if known is not None:
@@ -217,7 +220,7 @@ class RuleCore:
         d.apply(Recorded(entry))
         return outcome, self._record(d, kind, outcome, entry=entry)
 
-    def _record(self, d: Draft, kind: str, outcome: Outcome, *, entry: Entry | None = None,
+    def _record(self, d: Draft, kind: Kind, outcome: Outcome, *, entry: Entry | None = None,
                 with_key: bool = True) -> Record:
         request = d.request
         card = getattr(request, "card", None)
@@ -262,11 +265,11 @@ class RuleCore:
             if found is None:  # enrolled cards passed the Luhn check when they were enrolled
                 problem = "fails the Luhn check" if not luhn_valid(card.pan) else "is not a club card"
                 return Outcome(Code.UNKNOWN_CARD, message=f"card {mask_pan(card.pan)} {problem}")
-            if found.status == "lost":
+            if found.status == CardStatus.LOST:
                 return Outcome(Code.LOST_CARD, message=f"card {mask_pan(card.pan)} was reported lost")
             account = ledger.accounts[found.account_id]
             d.account = account
-            if found.status == "blocked":
+            if found.status == CardStatus.BLOCKED:
                 return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="card blocked by the operator")
         else:
             if not self.config.program.phone_lookup:
@@ -278,7 +281,7 @@ class RuleCore:
             d.account = account
         if account.blocked:
             return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="member blocked by the operator")
-        if account.kind == "gift":
+        if account.kind == AccountKind.GIFT:
             return giftcards.usable(account, d.now) if gift_check else None
         if account.group not in self.config.groups:
             return Outcome(Code.NOT_PERMITTED_CARD, limit=Limit.GROUP,
@@ -338,7 +341,7 @@ class RuleCore:
         """The caps on the account's credit at ``branch``. A gift card has none, unless the
         program puts the default group's on gift cards too."""
         group = account.group
-        if account.kind == "gift":
+        if account.kind == AccountKind.GIFT:
             if not self.config.gift_cards.caps:
                 return NO_CAPS
             group = self.config.default_group.name
@@ -350,7 +353,7 @@ class RuleCore:
 
     def member_view(self, account: Account) -> dict[str, Any]:
         """What a member's answers say of it beyond the balance: points, group, discount."""
-        if account.kind == "gift":
+        if account.kind == AccountKind.GIFT:
             return {}
         return {"points": account.points, "group": account.group, "discount": discount(self.config, account)}
 
@@ -442,7 +445,7 @@ class RuleCore:
         assert isinstance(request, Reverse) and d.terminal is not None
         entry.ref = request.original_key
         original = d.ledger.by_key.get(request.original_key)
-        if request.original_is_reversal or (original is not None and original.kind == "reverse"):
+        if request.original_is_reversal or (original is not None and original.kind == Kind.REVERSE):
             return Outcome(Code.INVALID_TRANSACTION, message="a reversal cannot be reversed")
         if original is None:
             if request.original_key not in d.ledger.reversed_keys:
@@ -470,8 +473,8 @@ class RuleCore:
         held = hold.outcome.amount
         self.give_back(d, hold, held - hold.given_back)
         redemptions.unuse(d, hold, held, 1)
-        d.change(hold, "hold_state", "expired")
+        d.change(hold, "hold_state", HoldState.EXPIRED)
         outcome = Outcome(Code.APPROVED, amount=held, rrn=hold.outcome.rrn, message="hold expired")
-        return Record(at=now, kind="hold_expiry", terminal=hold.terminal, outcome=outcome,
+        return Record(at=now, kind=Kind.HOLD_EXPIRY, terminal=hold.terminal, outcome=outcome,
                       effects=tuple(d.effects), account_id=hold.account_id, branch=hold.branch,
                       invoice=hold.invoice, day=hold.day, ref=hold.outcome.rrn)

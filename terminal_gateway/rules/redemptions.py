@@ -11,10 +11,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ..program import Caps
-from ..vocabulary import Code, Complete, Limit, Outcome, Redeem, Refund
+from ..vocabulary import Code, Complete, Kind, Limit, Outcome, Redeem, Refund
 from .caps import DECLINE_CODES, Room, grant, room_left, service_room
 from .effects import BatchItem, DailyUsage, InvoiceUsage, Posting
 from .ledger import Account, Entry
+from .states import AccountKind, HoldState
 
 if TYPE_CHECKING:
     from .core import Draft, RuleCore
@@ -46,7 +47,7 @@ def redeem(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     d.apply(DailyUsage(account.id, entry.day, approved, 1))
     d.apply(InvoiceUsage(entry.branch, request.invoice, approved))
     if request.hold:
-        entry.hold_state = "open"
+        entry.hold_state = HoldState.OPEN
         entry.expires_at = d.now + timedelta(minutes=core.config.program.hold_minutes)
     else:
         entry.batch_seq = d.terminal.batch_seq
@@ -59,7 +60,7 @@ def redeem(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
 def room_for(core: RuleCore, d: Draft, account: Account, caps: Caps, entry: Entry, request: Redeem) -> Room:
     """The room of a redemption; a member's invoice lines bounded by their services."""
     lines = service_room(core.config.services, account.group, request.lines) if (
-        request.lines and core.config.services and account.kind == "member") else (None, Limit.SERVICE_CAP)
+        request.lines and core.config.services and account.kind == AccountKind.MEMBER) else (None, Limit.SERVICE_CAP)
     return room_left(caps, account.balance(d.now), d.ledger.daily_used(account.id, entry.day or ""),
                      d.ledger.invoices.get((entry.branch or "", request.invoice), 0), request.invoice_total, lines)
 
@@ -68,9 +69,9 @@ def complete(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Complete) and d.terminal is not None
     hold = d.ledger.by_rrn.get(request.rrn)
-    if hold is None or hold.kind != "hold" or hold.branch != d.terminal.branch:
+    if hold is None or hold.kind != Kind.HOLD or hold.branch != d.terminal.branch:
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no hold with RRN {request.rrn} at this branch")
-    if hold.hold_state != "open":
+    if hold.hold_state != HoldState.OPEN:
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is {hold.hold_state}")
     if request.card is None:  # a protocol whose completion names the hold only (SmartPOS)
         d.account = d.ledger.accounts[hold.account_id or ""]
@@ -85,7 +86,7 @@ def complete(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     if release:
         core.give_back(d, hold, release)
         unuse(d, hold, release, 0)
-    d.change(hold, "hold_state", "completed")
+    d.change(hold, "hold_state", HoldState.COMPLETED)
     d.change(hold, "captured", request.amount)
     entry.ref, entry.day, entry.invoice = hold.outcome.rrn, hold.day, hold.invoice
     entry.batch_seq = d.terminal.batch_seq
@@ -98,13 +99,13 @@ def refund(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Refund) and d.terminal is not None
     original = d.ledger.by_rrn.get(request.rrn)
-    if original is None or original.kind not in ("redeem", "hold") or original.branch != d.terminal.branch:
+    if original is None or original.kind not in (Kind.REDEEM, Kind.HOLD) or original.branch != d.terminal.branch:
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no redemption with RRN {request.rrn} at this branch")
     problem = core.resolve(d, request.card)
     if problem or d.account is None or d.account.id != original.account_id:
         return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"redemption {request.rrn} is not this card's")
-    if original.kind == "hold":
-        spent = original.captured if original.hold_state == "completed" else 0
+    if original.kind == Kind.HOLD:
+        spent = original.captured if original.hold_state == HoldState.COMPLETED else 0
     else:
         spent = 0 if original.reversed or not original.outcome.approved else original.outcome.amount
     refundable = spent - original.refunded
@@ -129,13 +130,13 @@ def undo_redeem(core: RuleCore, d: Draft, original: Entry) -> Outcome:
 
 
 def undo_hold(core: RuleCore, d: Draft, original: Entry) -> Outcome:
-    if original.hold_state == "completed":
+    if original.hold_state == HoldState.COMPLETED:
         return Outcome(Code.INVALID_TRANSACTION, message="the hold was completed: reverse the completion")
-    if original.hold_state == "open":
+    if original.hold_state == HoldState.OPEN:
         held = original.outcome.amount
         core.give_back(d, original, held - original.given_back)
         unuse(d, original, held, 1)
-        d.change(original, "hold_state", "reversed")
+        d.change(original, "hold_state", HoldState.REVERSED)
         return Outcome(Code.APPROVED, amount=held)
     return Outcome(Code.APPROVED, message=f"the hold had {original.hold_state}")
 
@@ -145,7 +146,7 @@ def undo_completion(core: RuleCore, d: Draft, original: Entry) -> Outcome:
     captured = hold.captured
     core.give_back(d, hold, hold.outcome.amount - hold.given_back)
     unuse(d, hold, captured, 1)
-    d.change(hold, "hold_state", "reversed")
+    d.change(hold, "hold_state", HoldState.REVERSED)
     batch_reversal(d, "debits_reversal", captured)
     return Outcome(Code.APPROVED, amount=captured)
 
@@ -157,7 +158,7 @@ def undo_refund(core: RuleCore, d: Draft, original: Entry) -> Outcome:
     is undone in the books only, and no lot moves."""
     amount = original.outcome.amount
     redemption = d.ledger.by_rrn[original.ref or ""]
-    if not (redemption.reversed or redemption.hold_state == "reversed"):
+    if not (redemption.reversed or redemption.hold_state == HoldState.REVERSED):
         for lot_id, part in original.taken:
             if d.ledger.lots[lot_id].remaining < part:
                 return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE,

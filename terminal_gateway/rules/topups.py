@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..vocabulary import Code, Outcome, TopUp
 from .effects import LotCreated, PinFailure, Updated
 from .ledger import Entry, Voucher, new_id
+from .states import AccountKind, VoucherState
 from .vouchers import locked_until, pin_hash
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     account = core.account_or_problem(d, request.card)
     if isinstance(account, Outcome):
         return account
-    if account.kind != "member":
+    if account.kind != AccountKind.MEMBER:
         return Outcome(Code.INVALID_TRANSACTION, message="vouchers top up club cards, not gift cards")
     rules = core.config.vouchers
     scopes = (f"terminal:{d.terminal.tid}", f"account:{account.id}")
@@ -47,7 +48,7 @@ def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     assert voucher is not None
     lot_id = new_id(d.now)
     d.apply(LotCreated(lot_id, account.id, voucher.value, d.now, voucher.expires_at, "voucher"))
-    d.apply(Updated("voucher", voucher.serial, "state", "active", "redeemed"))
+    d.apply(Updated("voucher", voucher.serial, "state", VoucherState.ACTIVE, VoucherState.REDEEMED))
     entry.ref, entry.created = voucher.serial, (lot_id,)
     rrn, auth = core.approval()
     return Outcome(Code.APPROVED, amount=voucher.value, balance=account.balance(d.now), rrn=rrn, auth_code=auth)
@@ -56,8 +57,8 @@ def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
 def _unusable(voucher: Voucher | None, d: Draft) -> str | None:
     if voucher is None:
         return "unknown"
-    if voucher.state != "active":
-        return {"generated": "not activated"}.get(voucher.state, voucher.state)
+    if voucher.state != VoucherState.ACTIVE:
+        return "not activated" if voucher.state == VoucherState.GENERATED else voucher.state
     if voucher.expires_at is not None and d.now >= voucher.expires_at:
         return "expired"
     return None
@@ -69,5 +70,5 @@ def undo(core: RuleCore, d: Draft, original: Entry) -> Outcome:
     problem = core.withdraw_created(d, original, "the topped-up credit")
     if problem:
         return problem
-    d.apply(Updated("voucher", original.ref or "", "state", "redeemed", "active"))
+    d.apply(Updated("voucher", original.ref or "", "state", VoucherState.REDEEMED, VoucherState.ACTIVE))
     return Outcome(Code.APPROVED, amount=original.outcome.amount)
