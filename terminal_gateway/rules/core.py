@@ -1,30 +1,26 @@
 """``RuleCore.decide``: one request in, one outcome and its journal records out, no I/O.
 
-The common path is here (duplicates, repeats, the terminal, the card, reversal); each kind
-of transaction is decided in its own module: ``redemptions``, ``accruals``, ``topups``,
-``giftcards``.
+The common path is here (duplicates, repeats, the terminal, reversal, hold expiry); each
+kind of transaction is decided in its own module (``redemptions``, ``accruals``, ``topups``,
+``giftcards``), given only the ``Draft``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from typing import Any
 
-from ..program import Caps, ClubRules
+from ..program import ClubRules
 from ..vocabulary import (
     AccrualReturn,
     Accrue,
     ActivateGift,
     BalanceInquiry,
-    CardRef,
     Code,
     Complete,
     Echo,
     Kind,
-    Limit,
     Malformed,
     Outcome,
     Reconcile,
@@ -39,24 +35,21 @@ from ..vocabulary import (
     mask_pan,
 )
 from . import accruals, giftcards, redemptions, topups
-from .calendar import business_day_span
-from .caps import caps_at, room_left
-from .cards import luhn_valid
-from .earning import discount
+from .accounts import resolve
+from .draft import Draft
 from .effects import (
     BatchClosed,
-    Changed,
     Effect,
-    Posting,
     Recorded,
     Session,
     Tombstone,
 )
-from .ledger import Account, Entry, Ledger, Terminal
-from .states import AccountKind, CardStatus, HoldState
+from .ledger import Entry, Ledger
+from .lots import give_back
+from .states import HoldState
+from .terms import Terms
 
 ANY_FAMILY = TerminalFamily()
-NO_CAPS = Caps()
 NETWORK_MANAGEMENT = (SignOn, SignOff, Echo)  # the 0800s: allowed before sign-on
 KINDS = {
     Redeem: Kind.REDEEM,
@@ -102,63 +95,38 @@ class Decision:
     records: tuple[Record, ...] = ()
 
 
-@dataclass(slots=True)
-class Draft:
-    """The decision being made: effects are applied at once and collected for the record."""
-
-    ledger: Ledger
-    request: Request
-    now: datetime
-    family: TerminalFamily
-    terminal: Terminal | None = None
-    account: Account | None = None
-    effects: list[Effect] = field(default_factory=list)
-
-    def apply(self, effect: Effect) -> None:
-        effect.apply(self.ledger)
-        self.effects.append(effect)
-
-    def change(self, entry: Entry, name: str, value: object) -> None:
-        self.apply(Changed(entry, name, getattr(entry, name), value))
-
-
 class RuleCore:
     """Decides requests against the ledger under the configured program."""
 
-    def __init__(self, config: ClubRules, ledger: Ledger | None = None, voucher_key: bytes | None = None):
-        self.config = config
+    def __init__(self, rules: ClubRules, ledger: Ledger | None = None, voucher_key: bytes | None = None):
+        self.terms = Terms(rules, voucher_key)
         self.ledger = ledger if ledger is not None else Ledger()
-        self.voucher_key = voucher_key
-        self._days: dict[str, tuple[str, datetime, datetime]] = {}
-        self._caps: dict[tuple[str, str], Caps] = {}
         self._handlers: dict[type, Callable[[Draft, Entry], Outcome]] = {
             SignOn: self._sign_on,
             SignOff: self._sign_off,
             BalanceInquiry: self._balance,
-            Redeem: partial(redemptions.redeem, self),
-            Complete: partial(redemptions.complete, self),
-            Refund: partial(redemptions.refund, self),
+            Redeem: redemptions.redeem,
+            Complete: redemptions.complete,
+            Refund: redemptions.refund,
             Reverse: self._reverse,
             Reconcile: self._reconcile,
-            Accrue: partial(accruals.accrue, self),
-            AccrualReturn: partial(accruals.take_back, self),
-            TopUp: partial(topups.top_up, self),
-            ActivateGift: partial(giftcards.activate, self),
+            Accrue: accruals.accrue,
+            AccrualReturn: accruals.take_back,
+            TopUp: topups.top_up,
+            ActivateGift: giftcards.activate,
         }
         self._undo: dict[Kind, Callable[[Draft, Entry], Outcome]] = {
-            Kind.REDEEM: partial(redemptions.undo_redeem, self), Kind.HOLD: partial(redemptions.undo_hold, self),
-            Kind.COMPLETE: partial(redemptions.undo_completion, self),
-            Kind.REFUND: partial(redemptions.undo_refund, self),
-            Kind.ACCRUAL: partial(accruals.undo_accrual, self),
-            Kind.ACCRUAL_RETURN: partial(accruals.undo_take_back, self), Kind.TOPUP: partial(topups.undo, self),
-            Kind.GIFT_ACTIVATION: partial(giftcards.undo, self),
+            Kind.REDEEM: redemptions.undo_redeem, Kind.HOLD: redemptions.undo_hold,
+            Kind.COMPLETE: redemptions.undo_completion,
+            Kind.REFUND: redemptions.undo_refund,
+            Kind.ACCRUAL: accruals.undo_accrual,
+            Kind.ACCRUAL_RETURN: accruals.undo_take_back, Kind.TOPUP: topups.undo,
+            Kind.GIFT_ACTIVATION: giftcards.undo,
         }
 
-    def reload(self, config: ClubRules, voucher_key: bytes | None) -> None:
+    def reload(self, rules: ClubRules, voucher_key: bytes | None) -> None:
         """Decide from now on under a changed program; the ledger stays as it is."""
-        self.config, self.voucher_key = config, voucher_key
-        self._days.clear()
-        self._caps.clear()
+        self.terms = Terms(rules, voucher_key)
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -168,7 +136,7 @@ class RuleCore:
         Should deciding fail (a bug), every effect applied so far is reverted before the
         exception goes on: the ledger is never left half-changed."""
         records = [self._expire(entry, now) for entry in self.ledger.due_holds(now)]
-        draft = Draft(self.ledger, request, now, family)
+        draft = Draft(self.terms, self.ledger, request, now, family)
         try:
             outcome, record = self._decide(draft)
         except Exception:
@@ -184,10 +152,6 @@ class RuleCore:
         for record in reversed(records):
             for effect in reversed(record.effects):
                 effect.revert(self.ledger)
-
-    def next_rrn(self) -> str:
-        self.ledger.last_rrn += 1
-        return f"{self.ledger.last_rrn:012d}"
 
     # -- the common path -------------------------------------------------------------------
 
@@ -254,157 +218,6 @@ class RuleCore:
             return Outcome(Code.NOT_PERMITTED_TERMINAL, message=f"terminal {terminal.tid} is not signed on")
         return None
 
-    def resolve(self, d: Draft, card: CardRef | None, *, gift_check: bool = True) -> Outcome | None:
-        """Find the member's (or gift card's) account, or the answer that says why not; a
-        gift card must be active and unexpired unless ``gift_check`` is off (activation)."""
-        ledger = d.ledger
-        if card is None or not (card.pan or card.phone):
-            return Outcome(Code.FORMAT_ERROR, message="no card number or phone")
-        if card.pan is not None:
-            found = ledger.cards.get(card.pan)
-            if found is None:  # enrolled cards passed the Luhn check when they were enrolled
-                problem = "fails the Luhn check" if not luhn_valid(card.pan) else "is not a club card"
-                return Outcome(Code.UNKNOWN_CARD, message=f"card {mask_pan(card.pan)} {problem}")
-            if found.status == CardStatus.LOST:
-                return Outcome(Code.LOST_CARD, message=f"card {mask_pan(card.pan)} was reported lost")
-            account = ledger.accounts[found.account_id]
-            d.account = account
-            if found.status == CardStatus.BLOCKED:
-                return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="card blocked by the operator")
-        else:
-            if not self.config.program.phone_lookup:
-                return Outcome(Code.INVALID_TRANSACTION, message="phone lookup is not enabled in this program")
-            account_id = ledger.phones.get(card.phone or "")
-            if account_id is None:
-                return Outcome(Code.UNKNOWN_CARD, message="no member with that phone number")
-            account = ledger.accounts[account_id]
-            d.account = account
-        if account.blocked:
-            return Outcome(Code.DO_NOT_HONOUR, limit=Limit.BLOCKED, message="member blocked by the operator")
-        if account.kind == AccountKind.GIFT:
-            return giftcards.usable(account, d.now) if gift_check else None
-        if account.group not in self.config.groups:
-            return Outcome(Code.NOT_PERMITTED_CARD, limit=Limit.GROUP,
-                           message=f"the member's group {account.group!r} is not configured")
-        return None
-
-    def account_or_problem(self, d: Draft, card: CardRef, amount: int | None = None, *,
-                           gift_check: bool = True) -> Account | Outcome:
-        """The account a request acts on, or the answer that says why it cannot: a bad
-        ``amount`` first, then everything ``resolve`` checks."""
-        problem = (amount is not None and self.amount_problem(d.request, amount)) or self.resolve(
-            d, card, gift_check=gift_check)
-        if problem:
-            return problem
-        assert d.account is not None
-        return d.account
-
-    def amount_problem(self, request: Request, amount: int) -> Outcome | None:
-        if amount <= 0:
-            return Outcome(Code.INVALID_AMOUNT, message="amount must be more than zero")
-        program = self.config.program
-        if amount > program.max_amount:
-            return Outcome(Code.INVALID_AMOUNT, message=f"amount exceeds the program maximum {program.max_amount}")
-        currency = getattr(request, "currency", None)
-        if currency is not None and currency != program.currency:
-            return Outcome(Code.FORMAT_ERROR,
-                           message=f"DE49: currency {currency:03d} is not the program currency {program.currency:03d}")
-        return None
-
-    def day(self, d: Draft) -> str:
-        """The business day at the terminal's branch, computed once per branch and day."""
-        assert d.terminal is not None
-        cached = self._days.get(d.terminal.branch)
-        if cached is not None and cached[1] <= d.now < cached[2]:
-            return cached[0]
-        branch = self.config.branches.get(d.terminal.branch)
-        if branch is None:
-            span = business_day_span(d.now, self.config.program.default_timezone, 0)
-        else:
-            span = business_day_span(d.now, branch.timezone, branch.day_cutoff_hour)
-        self._days[d.terminal.branch] = span
-        return span[0]
-
-    def room_outcome(self, d: Draft, entry: Entry, code: Code, amount: int = 0,
-                      limit: Limit | None = None, **extra: object) -> Outcome:
-        """An outcome that reports the member's balance and what is left of the caps."""
-        account = d.account
-        assert account is not None
-        day = entry.day or self.day(d)
-        invoice_used = d.ledger.invoices.get((entry.branch or "", entry.invoice or ""), 0) if entry.invoice else 0
-        room = room_left(self.caps(account, entry.branch), account.balance(d.now),
-                         d.ledger.daily_used(account.id, day), invoice_used, getattr(d.request, "invoice_total", None))
-        return Outcome(code, amount=amount, balance=room.balance, daily_remaining=room.daily,
-                       invoice_remaining=room.invoice if entry.invoice else None, limit=limit, **extra)
-
-    def caps(self, account: Account, branch: str | None) -> Caps:
-        """The caps on the account's credit at ``branch``. A gift card has none, unless the
-        program puts the default group's on gift cards too."""
-        group = account.group
-        if account.kind == AccountKind.GIFT:
-            if not self.config.gift_cards.caps:
-                return NO_CAPS
-            group = self.config.default_group.name
-        key = (group, branch or "")
-        caps = self._caps.get(key)
-        if caps is None:
-            caps = self._caps[key] = caps_at(self.config, group, branch)
-        return caps
-
-    def member_view(self, account: Account) -> dict[str, Any]:
-        """What a member's answers say of it beyond the balance: points, group, discount."""
-        if account.kind == AccountKind.GIFT:
-            return {}
-        return {"points": account.points, "group": account.group, "discount": discount(self.config, account)}
-
-    # -- lots --------------------------------------------------------------------------------
-
-    def take(self, d: Draft, account: Account, amount: int) -> tuple[tuple[str, int], ...]:
-        """Debit ``amount`` from the usable lots, soonest-expiring first."""
-        taken = []
-        for lot in account.lots:
-            if amount == 0:
-                break
-            if lot.remaining > 0 and lot.usable(d.now):
-                part = min(lot.remaining, amount)
-                d.apply(Posting(lot.id, account.id, -part))
-                taken.append((lot.id, part))
-                amount -= part
-        return tuple(taken)
-
-    def give_back(self, d: Draft, entry: Entry, amount: int) -> tuple[tuple[str, int], ...]:
-        """Return ``amount`` of what ``entry`` took to the lots it came from, latest first,
-        with their own expiry."""
-        skip, left, returned = entry.given_back, amount, []
-        for lot_id, taken in reversed(entry.taken):
-            if left == 0:
-                break
-            if skip >= taken:
-                skip -= taken
-                continue
-            part = min(taken - skip, left)
-            skip = 0
-            d.apply(Posting(lot_id, entry.account_id or "", part))
-            returned.append((lot_id, part))
-            left -= part
-        d.change(entry, "given_back", entry.given_back + amount)
-        return tuple(returned)
-
-    def withdraw_created(self, d: Draft, original: Entry, what: str) -> Outcome | None:
-        """Take back, whole, the lot ``original`` created (a top-up, a gift card's load);
-        the answer that says why not if any of it was spent since."""
-        (lot_id,) = original.created
-        lot = d.ledger.lots[lot_id]
-        if lot.remaining != original.outcome.amount:
-            return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE, message=f"{what} was spent since")
-        d.apply(Posting(lot_id, lot.account_id, -lot.remaining))
-        return None
-
-    def approval(self) -> tuple[str, str]:
-        """A new RRN and its authorization code (its last six digits)."""
-        rrn = self.next_rrn()
-        return rrn, rrn[-6:]
-
     # -- network management and batches -------------------------------------------------
 
     def _set_session(self, d: Draft, signed_on: bool) -> Outcome:
@@ -432,11 +245,11 @@ class RuleCore:
 
     def _balance(self, d: Draft, entry: Entry) -> Outcome:
         assert isinstance(d.request, BalanceInquiry)
-        problem = self.resolve(d, d.request.card)
+        problem = resolve(d, d.request.card)
         if problem:
             return problem
         assert d.account is not None
-        return self.room_outcome(d, entry, Code.APPROVED, **self.member_view(d.account))
+        return d.room_outcome(entry, Code.APPROVED, **d.terms.member_view(d.account))
 
     # -- reversal and expiry ---------------------------------------------------------------
 
@@ -469,9 +282,9 @@ class RuleCore:
     def _expire(self, hold: Entry, now: datetime) -> Record:
         """A hold's lifetime ended: its credit and cap room come back."""
         request = Request(terminal=hold.terminal)
-        d = Draft(self.ledger, request, now, ANY_FAMILY)
+        d = Draft(self.terms, self.ledger, request, now, ANY_FAMILY)
         held = hold.outcome.amount
-        self.give_back(d, hold, held - hold.given_back)
+        give_back(d, hold, held - hold.given_back)
         redemptions.unuse(d, hold, held, 1)
         d.change(hold, "hold_state", HoldState.EXPIRED)
         outcome = Outcome(Code.APPROVED, amount=held, rrn=hold.outcome.rrn, message="hold expired")
