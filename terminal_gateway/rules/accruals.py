@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..vocabulary import AccrualReturn, Accrue, Code, Outcome
+from ..vocabulary import AccrualReturn, Accrue, Code, Kind, Outcome
 from .accounts import account_or_problem
 from .draft import Draft
 from .earning import credit_earned, credit_expiry, points_earned, referrers, upgrade_target
 from .effects import AccrualBooked, LotCreated, PointsMoved, Posting, Updated
+from .kinds import KindHandler
 from .ledger import Account, Accrual, Entry, new_id
 from .lots import take
 from .states import AccountKind
@@ -159,3 +160,9 @@ def _take_from(d: Draft, account: Account, lot_id: str, due: int) -> list[tuple[
     if due > first:
         parts += take(d, account, due - first)
     return parts
+
+
+HANDLERS = (
+    KindHandler(Kind.ACCRUAL, Accrue, accrue, undo_accrual),
+    KindHandler(Kind.ACCRUAL_RETURN, AccrualReturn, take_back, undo_take_back),
+)

@@ -1,49 +1,33 @@
 """``RuleCore.decide``: one request in, one outcome and its journal records out, no I/O.
 
 The common path is here (duplicates, repeats, the terminal, reversal, hold expiry); each
-kind of transaction is decided in its own module (``redemptions``, ``accruals``, ``topups``,
-``giftcards``), given only the ``Draft``.
+kind of transaction is registered once, in its own module (``kinds``): ``terminals``,
+``balances``, ``redemptions``, ``accruals``, ``topups``, ``giftcards``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..program import ClubRules
 from ..vocabulary import (
-    AccrualReturn,
-    Accrue,
-    ActivateGift,
-    BalanceInquiry,
     Code,
-    Complete,
     Echo,
     Kind,
     Malformed,
     Outcome,
-    Reconcile,
-    Redeem,
-    Refund,
     Request,
     Reverse,
     SignOff,
     SignOn,
     TerminalFamily,
-    TopUp,
     mask_pan,
 )
-from . import accruals, giftcards, redemptions, topups
-from .accounts import resolve
+from . import accruals, balances, giftcards, redemptions, terminals, topups
 from .draft import Draft
-from .effects import (
-    BatchClosed,
-    Effect,
-    Recorded,
-    Session,
-    Tombstone,
-)
+from .effects import Effect, Recorded, Tombstone
+from .kinds import KindHandler, KindTable
 from .ledger import Entry, Ledger
 from .lots import give_back
 from .states import HoldState
@@ -51,20 +35,6 @@ from .terms import Terms
 
 ANY_FAMILY = TerminalFamily()
 NETWORK_MANAGEMENT = (SignOn, SignOff, Echo)  # the 0800s: allowed before sign-on
-KINDS = {
-    Redeem: Kind.REDEEM,
-    SignOn: Kind.SIGN_ON,
-    SignOff: Kind.SIGN_OFF,
-    BalanceInquiry: Kind.BALANCE,
-    Complete: Kind.COMPLETE,
-    Refund: Kind.REFUND,
-    Reverse: Kind.REVERSE,
-    Reconcile: Kind.RECONCILE,
-    Accrue: Kind.ACCRUAL,
-    AccrualReturn: Kind.ACCRUAL_RETURN,
-    TopUp: Kind.TOPUP,
-    ActivateGift: Kind.GIFT_ACTIVATION,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,40 +65,56 @@ class Decision:
     records: tuple[Record, ...] = ()
 
 
+def reverse(d: Draft, entry: Entry) -> Outcome:
+    """Undo the request named by its key with its kind's ``undo``; a reversal that comes
+    first leaves a tombstone, so that the request is declined should it arrive."""
+    request = d.request
+    assert isinstance(request, Reverse) and d.terminal is not None
+    entry.ref = request.original_key
+    original = d.ledger.by_key.get(request.original_key)
+    if request.original_is_reversal or (original is not None and original.kind == Kind.REVERSE):
+        return Outcome(Code.INVALID_TRANSACTION, message="a reversal cannot be reversed")
+    if original is None:
+        if request.original_key not in d.ledger.reversed_keys:
+            d.apply(Tombstone(request.original_key))
+        return Outcome(Code.APPROVED, message="original not seen; it will be declined should it arrive")
+    if original.reversed or not original.outcome.approved:
+        if not original.reversed:
+            d.change(original, "reversed", True)
+        return Outcome(Code.APPROVED, message="nothing to undo")
+    if original.batch_seq is not None and original.batch_seq != d.terminal.batch_seq:
+        return Outcome(Code.INVALID_TRANSACTION, message="the original's batch was closed by reconciliation")
+    undo = KINDS.by_kind[original.kind].undo
+    if undo is None:
+        d.change(original, "reversed", True)
+        return Outcome(Code.APPROVED, message="nothing to undo")
+    outcome = undo(d, original)
+    if outcome.approved:
+        d.change(original, "reversed", True)
+    return outcome
+
+
+KINDS = KindTable((
+    *terminals.HANDLERS,
+    *balances.HANDLERS,
+    *redemptions.HANDLERS,
+    *accruals.HANDLERS,
+    *topups.HANDLERS,
+    *giftcards.HANDLERS,
+    KindHandler(Kind.REVERSE, Reverse, reverse),
+))
+
+
 class RuleCore:
     """Decides requests against the ledger under the configured program."""
 
     def __init__(self, rules: ClubRules, ledger: Ledger | None = None, voucher_key: bytes | None = None):
         self.terms = Terms(rules, voucher_key)
         self.ledger = ledger if ledger is not None else Ledger()
-        self._handlers: dict[type, Callable[[Draft, Entry], Outcome]] = {
-            SignOn: self._sign_on,
-            SignOff: self._sign_off,
-            BalanceInquiry: self._balance,
-            Redeem: redemptions.redeem,
-            Complete: redemptions.complete,
-            Refund: redemptions.refund,
-            Reverse: self._reverse,
-            Reconcile: self._reconcile,
-            Accrue: accruals.accrue,
-            AccrualReturn: accruals.take_back,
-            TopUp: topups.top_up,
-            ActivateGift: giftcards.activate,
-        }
-        self._undo: dict[Kind, Callable[[Draft, Entry], Outcome]] = {
-            Kind.REDEEM: redemptions.undo_redeem, Kind.HOLD: redemptions.undo_hold,
-            Kind.COMPLETE: redemptions.undo_completion,
-            Kind.REFUND: redemptions.undo_refund,
-            Kind.ACCRUAL: accruals.undo_accrual,
-            Kind.ACCRUAL_RETURN: accruals.undo_take_back, Kind.TOPUP: topups.undo,
-            Kind.GIFT_ACTIVATION: giftcards.undo,
-        }
 
     def reload(self, rules: ClubRules, voucher_key: bytes | None) -> None:
         """Decide from now on under a changed program; the ledger stays as it is."""
         self.terms = Terms(rules, voucher_key)
-
-    # -- entry points ---------------------------------------------------------------------
 
     def decide(self, request: Request, now: datetime, family: TerminalFamily = ANY_FAMILY) -> Decision:
         """Decide ``request`` at ``now`` (UTC), applying its effects to the ledger.
@@ -153,8 +139,6 @@ class RuleCore:
             for effect in reversed(record.effects):
                 effect.revert(self.ledger)
 
-    # -- the common path -------------------------------------------------------------------
-
     def _decide(self, d: Draft) -> tuple[Outcome, Record | None]:
         request, ledger = d.request, d.ledger
         if isinstance(request, Echo):
@@ -162,27 +146,27 @@ class RuleCore:
         if isinstance(request, Malformed):
             outcome = Outcome(request.code, message=request.reason)
             return outcome, self._record(d, Kind.MALFORMED, outcome, with_key=False)
-        kind = Kind.HOLD if isinstance(request, Redeem) and request.hold else KINDS[type(request)]
+        handler = KINDS.of(request)
         key = request.key
         known = ledger.by_key.get(key) if key is not None else None
         if known is not None:
             if request.repeat:
                 return known.outcome, None
             outcome = Outcome(Code.DUPLICATE, message=f"duplicate of an earlier request {key}")
-            return outcome, self._record(d, kind, outcome, with_key=False)
-        entry = Entry(kind=kind, terminal=request.terminal, outcome=Outcome(Code.APPROVED), key=key)
+            return outcome, self._record(d, handler.kind, outcome, with_key=False)
+        entry = Entry(kind=handler.kind, terminal=request.terminal, outcome=Outcome(Code.APPROVED), key=key)
         entry.branch = request.branch
         if key is not None and key in ledger.reversed_keys:
             outcome = Outcome(Code.INVALID_TRANSACTION, message="this request was reversed before it arrived")
         else:
-            outcome = self._terminal_check(d) or self._handlers[type(request)](d, entry)
+            outcome = self._terminal_check(d) or handler.decide(d, entry)
         entry.outcome = outcome
         if d.account is not None:
             entry.account_id = d.account.id
         if d.terminal is not None:
             entry.branch = d.terminal.branch
         d.apply(Recorded(entry))
-        return outcome, self._record(d, kind, outcome, entry=entry)
+        return outcome, self._record(d, handler.kind, outcome, entry=entry)
 
     def _record(self, d: Draft, kind: Kind, outcome: Outcome, *, entry: Entry | None = None,
                 with_key: bool = True) -> Record:
@@ -217,67 +201,6 @@ class RuleCore:
         if d.family.signon_required and not terminal.signed_on and not isinstance(request, NETWORK_MANAGEMENT):
             return Outcome(Code.NOT_PERMITTED_TERMINAL, message=f"terminal {terminal.tid} is not signed on")
         return None
-
-    # -- network management and batches -------------------------------------------------
-
-    def _set_session(self, d: Draft, signed_on: bool) -> Outcome:
-        assert d.terminal is not None
-        if d.terminal.signed_on != signed_on:
-            d.apply(Session(d.terminal.tid, signed_on))
-        return Outcome(Code.APPROVED)
-
-    def _sign_on(self, d: Draft, entry: Entry) -> Outcome:
-        return self._set_session(d, True)
-
-    def _sign_off(self, d: Draft, entry: Entry) -> Outcome:
-        return self._set_session(d, False)
-
-    def _reconcile(self, d: Draft, entry: Entry) -> Outcome:
-        terminal = d.terminal
-        assert terminal is not None and isinstance(d.request, Reconcile)
-        gateway = terminal.batch
-        agreed = gateway == d.request.totals
-        d.apply(BatchClosed(terminal.tid, terminal.batch_seq, d.request.batch_number, gateway, d.request.totals))
-        message = "totals agree" if agreed else "totals differ; the batch is closed all the same"
-        return Outcome(Code.APPROVED if agreed else Code.TOTALS_MISMATCH, totals=gateway, message=message)
-
-    # -- balance and redemption ------------------------------------------------------------
-
-    def _balance(self, d: Draft, entry: Entry) -> Outcome:
-        assert isinstance(d.request, BalanceInquiry)
-        problem = resolve(d, d.request.card)
-        if problem:
-            return problem
-        assert d.account is not None
-        return d.room_outcome(entry, Code.APPROVED, **d.terms.member_view(d.account))
-
-    # -- reversal and expiry ---------------------------------------------------------------
-
-    def _reverse(self, d: Draft, entry: Entry) -> Outcome:
-        request = d.request
-        assert isinstance(request, Reverse) and d.terminal is not None
-        entry.ref = request.original_key
-        original = d.ledger.by_key.get(request.original_key)
-        if request.original_is_reversal or (original is not None and original.kind == Kind.REVERSE):
-            return Outcome(Code.INVALID_TRANSACTION, message="a reversal cannot be reversed")
-        if original is None:
-            if request.original_key not in d.ledger.reversed_keys:
-                d.apply(Tombstone(request.original_key))
-            return Outcome(Code.APPROVED, message="original not seen; it will be declined should it arrive")
-        if original.reversed or not original.outcome.approved:
-            if not original.reversed:
-                d.change(original, "reversed", True)
-            return Outcome(Code.APPROVED, message="nothing to undo")
-        if original.batch_seq is not None and original.batch_seq != d.terminal.batch_seq:
-            return Outcome(Code.INVALID_TRANSACTION, message="the original's batch was closed by reconciliation")
-        undo = self._undo.get(original.kind)
-        if undo is None:
-            d.change(original, "reversed", True)
-            return Outcome(Code.APPROVED, message="nothing to undo")
-        outcome = undo(d, original)
-        if outcome.approved:
-            d.change(original, "reversed", True)
-        return outcome
 
     def _expire(self, hold: Entry, now: datetime) -> Record:
         """A hold's lifetime ended: its credit and cap room come back."""

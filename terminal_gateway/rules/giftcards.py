@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..vocabulary import ActivateGift, Code, Outcome
+from ..vocabulary import ActivateGift, Code, Kind, Outcome
 from .accounts import account_or_problem
 from .draft import Draft
 from .effects import LotCreated, Updated
+from .kinds import KindHandler
 from .ledger import Entry, new_id
 from .lots import withdraw_created
 from .states import AccountKind, GiftState
@@ -46,3 +47,6 @@ def undo(d: Draft, original: Entry) -> Outcome:
         return problem
     d.apply(Updated("account", original.account_id or "", "gift_state", GiftState.ACTIVE, GiftState.INACTIVE))
     return Outcome(Code.APPROVED, amount=original.outcome.amount)
+
+
+HANDLERS = (KindHandler(Kind.GIFT_ACTIVATION, ActivateGift, activate, undo),)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..program import Caps
-from ..vocabulary import Code, Complete, Kind, Limit, Outcome, Redeem, Refund
+from ..vocabulary import Code, Complete, Kind, Limit, Outcome, Redeem, Refund, Request
 from .accounts import account_or_problem, resolve
 from .caps import DECLINE_CODES, Room, grant, room_left, service_room
 from .draft import Draft
 from .effects import BatchItem, DailyUsage, InvoiceUsage, Posting
+from .kinds import KindHandler
 from .ledger import Account, Entry
 from .lots import give_back, take
 from .states import AccountKind, HoldState
@@ -183,3 +184,15 @@ def unuse(d: Draft, entry: Entry, amount: int, count: int) -> None:
     d.apply(DailyUsage(entry.account_id or "", entry.day or "", -amount, -count))
     if entry.invoice is not None:
         d.apply(InvoiceUsage(entry.branch or "", entry.invoice, -amount))
+
+
+def _only_authorizes(request: Request) -> bool:
+    return isinstance(request, Redeem) and request.hold
+
+
+HANDLERS = (
+    KindHandler(Kind.REDEEM, Redeem, redeem, undo_redeem),
+    KindHandler(Kind.HOLD, Redeem, redeem, undo_hold, when=_only_authorizes),
+    KindHandler(Kind.COMPLETE, Complete, complete, undo_completion),
+    KindHandler(Kind.REFUND, Refund, refund, undo_refund),
+)

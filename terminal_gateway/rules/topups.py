@@ -7,10 +7,11 @@ The reason is kept in the record for the operator; the terminal never learns it.
 
 from __future__ import annotations
 
-from ..vocabulary import Code, Outcome, TopUp
+from ..vocabulary import Code, Kind, Outcome, TopUp
 from .accounts import account_or_problem
 from .draft import Draft
 from .effects import LotCreated, PinFailure, Updated
+from .kinds import KindHandler
 from .ledger import Entry, Voucher, new_id
 from .lots import withdraw_created
 from .states import AccountKind, VoucherState
@@ -71,3 +72,6 @@ def undo(d: Draft, original: Entry) -> Outcome:
         return problem
     d.apply(Updated("voucher", original.ref or "", "state", VoucherState.REDEEMED, VoucherState.ACTIVE))
     return Outcome(Code.APPROVED, amount=original.outcome.amount)
+
+
+HANDLERS = (KindHandler(Kind.TOPUP, TopUp, top_up, undo),)
