@@ -22,15 +22,13 @@ from . import families
 from .families import Transport
 from .firmware import available_profiles
 from .program import (
-    Caps,
+    Branch,
     DiscountStep,
-    Earning,
     GiftCards,
+    Group,
     IntervalRule,
-    Points,
-    Referral,
+    Program,
     Service,
-    Upgrade,
     Vouchers,
 )
 from .vocabulary import MAX_AMOUNT
@@ -45,43 +43,6 @@ MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message is for the operator."""
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """A tier: its caps, what its members earn, when they move up, what referrers earn.
-
-    Credit its members earn expires ``credit_expiry_months`` (calendar months) or
-    ``credit_expiry_days`` after it was earned; neither set: never.
-    """
-
-    name: str
-    default: bool = False
-    daily_cap: int | None = None
-    invoice_cap: int | None = None
-    invoice_cap_percent: int | None = None
-    max_redemptions_per_day: int | None = None
-    earning: Earning = field(default_factory=Earning)
-    points: Points = field(default_factory=Points)
-    upgrade: Upgrade | None = None
-    referral: Referral | None = None
-    credit_expiry_days: int | None = None
-    credit_expiry_months: int | None = None
-
-    @property
-    def caps(self) -> Caps:
-        return Caps(self.daily_cap, self.invoice_cap, self.invoice_cap_percent, self.max_redemptions_per_day)
-
-
-@dataclass(frozen=True, slots=True)
-class Branch:
-    """A clinic: its business day, and its own caps for some groups (``caps[group]``: the
-    keys set there replace the group's)."""
-
-    id: str
-    timezone: ZoneInfo
-    day_cutoff_hour: int = 0
-    caps: dict[str, Caps] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +98,6 @@ class CounterSettings:
     @property
     def endpoint(self) -> str:
         return self.description or tcp_endpoint(self.host, self.port)
-
-
-@dataclass(frozen=True, slots=True)
-class Program:
-    currency: int = 364
-    hold_minutes: int = 15
-    max_amount: int = MAX_AMOUNT
-    replay_days: int = 30
-    default_timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    phone_lookup: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from .program import (
     DiscountStep,
     Earning,
     GiftCards,
+    Group,
     IntervalRule,
     Points,
     Range,
@@ -33,7 +34,7 @@ from .program import (
 )
 
 if TYPE_CHECKING:
-    from .config import Group, _Section
+    from .config import _Section
 
 SCOPES = ("visit", "cumulative")
 MAX_REFERRAL_LEVELS = 3

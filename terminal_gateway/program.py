@@ -1,14 +1,20 @@
-"""The club program's rules as configured: what a group earns, what a service carries,
-interval rules, the discount scale, gift cards and vouchers.
+"""The club program's rules as configured: the program's settings, groups and branches, what
+a group earns, what a service carries, interval rules, the discount scale, gift cards and
+vouchers.
 
 Plain frozen values read from the TOML file by ``config``; the rule core (``rules/``) reads
-them and nothing else. Rates are basis points (1/100 of a percent) so that 2.5% is exact
+them, through ``ClubRules``, and nothing else, so that it never imports the module that reads
+files and the environment. Rates are basis points (1/100 of a percent) so that 2.5% is exact
 and all money arithmetic stays in integers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from .vocabulary import MAX_AMOUNT
 
 BASIS = 10_000  # basis points in 100%
 
@@ -172,3 +178,86 @@ class Vouchers:
     max_wrong_pins: int = 5
     window_minutes: int = 15
     lockout_minutes: int = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A tier: its caps, what its members earn, when they move up, what referrers earn.
+
+    Credit its members earn expires ``credit_expiry_months`` (calendar months) or
+    ``credit_expiry_days`` after it was earned; neither set: never.
+    """
+
+    name: str
+    default: bool = False
+    daily_cap: int | None = None
+    invoice_cap: int | None = None
+    invoice_cap_percent: int | None = None
+    max_redemptions_per_day: int | None = None
+    earning: Earning = field(default_factory=Earning)
+    points: Points = field(default_factory=Points)
+    upgrade: Upgrade | None = None
+    referral: Referral | None = None
+    credit_expiry_days: int | None = None
+    credit_expiry_months: int | None = None
+
+    @property
+    def caps(self) -> Caps:
+        return Caps(self.daily_cap, self.invoice_cap, self.invoice_cap_percent, self.max_redemptions_per_day)
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A clinic: its business day, and its own caps for some groups (``caps[group]``: the
+    keys set there replace the group's)."""
+
+    id: str
+    timezone: ZoneInfo
+    day_cutoff_hour: int = 0
+    caps: dict[str, Caps] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """The ``[program]`` settings: the currency (ISO 4217 numeric), how long a hold lives,
+    the largest amount, how many days of the journal a start replays, the time zone of a
+    branch not configured, and whether a phone may name the member."""
+
+    currency: int = 364
+    hold_minutes: int = 15
+    max_amount: int = MAX_AMOUNT
+    replay_days: int = 30
+    default_timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    phone_lookup: bool = False
+
+
+class ClubRules(Protocol):
+    """What the rule core reads of the configuration: the program, and nothing of where it
+    came from. ``config.Config`` is one."""
+
+    @property
+    def program(self) -> Program: ...
+
+    @property
+    def branches(self) -> dict[str, Branch]: ...
+
+    @property
+    def groups(self) -> dict[str, Group]: ...
+
+    @property
+    def services(self) -> dict[str, Service]: ...
+
+    @property
+    def interval_rules(self) -> tuple[IntervalRule, ...]: ...
+
+    @property
+    def discount_scale(self) -> tuple[DiscountStep, ...]: ...
+
+    @property
+    def gift_cards(self) -> GiftCards: ...
+
+    @property
+    def vouchers(self) -> Vouchers: ...
+
+    @property
+    def default_group(self) -> Group: ...

@@ -57,6 +57,30 @@ class Limit(StrEnum):
     BLOCKED = "BLOCKED"
 
 
+class Kind(StrEnum):
+    """The kind of a decision record, spelt as the journal stores it (``transactions.kind``):
+    one per kind of request (a hold is a redemption that only authorizes), and those the rule
+    core makes of itself: a malformed message, an expired hold, and a decision that failed
+    (reverted, never stored)."""
+
+    SIGN_ON = "sign_on"
+    SIGN_OFF = "sign_off"
+    BALANCE = "balance"
+    REDEEM = "redeem"
+    HOLD = "hold"
+    COMPLETE = "complete"
+    REFUND = "refund"
+    REVERSE = "reverse"
+    RECONCILE = "reconcile"
+    ACCRUAL = "accrual"
+    ACCRUAL_RETURN = "accrual_return"
+    TOPUP = "topup"
+    GIFT_ACTIVATION = "gift_activation"
+    MALFORMED = "malformed"
+    HOLD_EXPIRY = "hold_expiry"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class CardRef:
     """How the terminal named the member: a card number, or a phone where allowed. Its

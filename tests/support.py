@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from terminal_gateway import families
-from terminal_gateway.config import Branch, Config, Group, Program, StoreSettings
+from terminal_gateway.config import Config, StoreSettings
+from terminal_gateway.program import Branch, Group, Program
 
 BRANCH = "CLINIC000000001"
 POSTGRES_URL = os.environ.get("TG_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

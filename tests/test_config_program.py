@@ -11,12 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from terminal_gateway.config import Branch, ConfigError, Group, load, voucher_key
+from terminal_gateway.config import ConfigError, load, voucher_key
 from terminal_gateway.program import (
+    Branch,
     Caps,
     DiscountStep,
     Earning,
     GiftCards,
+    Group,
     IntervalRule,
     Points,
     Range,

@@ -98,8 +98,9 @@ def main() -> int:
     """The child process: read, group, write, answer, until the input ends.
 
     It ignores SIGINT, SIGTERM and SIGHUP, which a terminal's Ctrl-C or a service manager
-    send to the whole process group (SIGHUP is the daemon's reload, not the writer's end): the daemon stops it by closing the pipe, once the last
-    decisions are in it, so that the final group commit is never cut short.
+    send to the whole process group (SIGHUP is the daemon's reload, not the writer's end):
+    the daemon stops it by closing the pipe, once the last decisions are in it, so that the
+    final group commit is never cut short.
     """
     from ..store import Store
 

@@ -9,36 +9,37 @@ each and a reversal all of what is left; upgrades are checked after every accrua
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
 
-from ..vocabulary import AccrualReturn, Accrue, Code, Outcome
+from ..vocabulary import AccrualReturn, Accrue, Code, Kind, Outcome
+from .accounts import account_or_problem
+from .draft import Draft
 from .earning import credit_earned, credit_expiry, points_earned, referrers, upgrade_target
 from .effects import AccrualBooked, LotCreated, PointsMoved, Posting, Updated
+from .kinds import KindHandler
 from .ledger import Account, Accrual, Entry, new_id
+from .lots import take
+from .states import AccountKind
 
-if TYPE_CHECKING:
-    from .core import Draft, RuleCore
 
-
-def accrue(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
+def accrue(d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Accrue) and d.terminal is not None
-    account = _member(core, d, entry, request)
+    account = _member(d, entry, request)
     if isinstance(account, Outcome):
         return account
-    branch, paid, config = d.terminal.branch, request.amount, core.config
+    branch, paid, rules = d.terminal.branch, request.amount, d.terms.rules
     if (branch, request.invoice) in d.ledger.accruals:
         return Outcome(Code.DUPLICATE, message=f"invoice {request.invoice} has earned already at this branch")
-    group = config.groups[account.group]
-    credit = credit_earned(config, group, account, paid, request.lines)
-    points = points_earned(config, group, paid, request.lines, date.fromisoformat(entry.day).weekday())
+    group = rules.groups[account.group]
+    credit = credit_earned(rules, group, account, paid, request.lines)
+    points = points_earned(rules, group, paid, request.lines, date.fromisoformat(entry.day).weekday())
     earners = [(account, credit, "accrual")]
     earners += [(referrer, amount, "referral") for referrer, amount in referrers(d.ledger, group, account, paid, d.now)]
     shares = []
     for earner, amount, source in earners:
         if amount > 0:
             lot_id = new_id(d.now)
-            expires_at = credit_expiry(config.groups.get(earner.group, group), d.now)
+            expires_at = credit_expiry(rules.groups.get(earner.group, group), d.now)
             d.apply(LotCreated(lot_id, earner.id, amount, d.now, expires_at, source))
             shares.append((earner.id, lot_id, amount))
     if points:
@@ -47,23 +48,23 @@ def accrue(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     d.apply(AccrualBooked(accrual))
     entry.ref = accrual.id
     previous = account.group
-    for _ in config.groups:
-        target = upgrade_target(config, account, d.now)
+    for _ in rules.groups:
+        target = upgrade_target(rules, account, d.now)
         if target is None or target == account.group:
             break
         d.apply(Updated("account", account.id, "group", account.group, target))
     if account.group != previous:
         entry.previous_group = previous
-    rrn, _ = core.approval()
+    rrn, _ = d.approval()
     return Outcome(Code.APPROVED, amount=paid, balance=account.balance(d.now), rrn=rrn, earned=credit,
-                   points_earned=points, **core.member_view(account))
+                   points_earned=points, **d.terms.member_view(account))
 
 
-def take_back(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
+def take_back(d: Draft, entry: Entry) -> Outcome:
     """A return of ``amount`` of the invoice's money takes back that share of what it earned."""
     request = d.request
     assert isinstance(request, AccrualReturn) and d.terminal is not None
-    account = _member(core, d, entry, request)
+    account = _member(d, entry, request)
     if isinstance(account, Outcome):
         return account
     accrual = d.ledger.accruals.get((d.terminal.branch, request.invoice))
@@ -73,20 +74,20 @@ def take_back(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     if request.amount > returnable:
         return Outcome(Code.INVALID_AMOUNT, message=f"return exceeds the money paid and not yet returned {returnable}")
     entry.ref = accrual.id
-    outcome = _claw_back(core, d, entry, accrual, accrual.returned + request.amount)
+    outcome = _claw_back(d, entry, accrual, accrual.returned + request.amount)
     d.apply(Updated("accrual", accrual.id, "returned", accrual.returned, accrual.returned + request.amount))
-    rrn, _ = core.approval()
+    rrn, _ = d.approval()
     return Outcome(Code.APPROVED, amount=request.amount, balance=account.balance(d.now), rrn=rrn,
                    earned=outcome.earned, points_earned=outcome.points_earned, message=outcome.message,
-                   **core.member_view(account))
+                   **d.terms.member_view(account))
 
 
-def undo_accrual(core: RuleCore, d: Draft, original: Entry) -> Outcome:
+def undo_accrual(d: Draft, original: Entry) -> Outcome:
     """Reverse an accrual: what is left of its earnings goes, its invoice may earn again, and
     an upgrade it caused is undone."""
     accrual = d.ledger.accruals_by_id[original.ref or ""]
     account = d.ledger.accounts[accrual.account_id]
-    outcome = _claw_back(core, d, None, accrual, accrual.paid)
+    outcome = _claw_back(d, None, accrual, accrual.paid)
     d.apply(Updated("accrual", accrual.id, "reversed", False, True))
     if original.previous_group is not None and account.group != original.previous_group:
         d.apply(Updated("account", account.id, "group", account.group, original.previous_group))
@@ -94,7 +95,7 @@ def undo_accrual(core: RuleCore, d: Draft, original: Entry) -> Outcome:
                    points_earned=outcome.points_earned, message=outcome.message)
 
 
-def undo_take_back(core: RuleCore, d: Draft, original: Entry) -> Outcome:
+def undo_take_back(d: Draft, original: Entry) -> Outcome:
     """Reverse a return: what it took goes back to the very lots, and its points.
 
     Once the accrual itself was reversed, nothing of it is owed any more: the return is
@@ -110,23 +111,23 @@ def undo_take_back(core: RuleCore, d: Draft, original: Entry) -> Outcome:
     return Outcome(Code.APPROVED, amount=amount)
 
 
-def _member(core: RuleCore, d: Draft, entry: Entry, request: Accrue | AccrualReturn) -> Account | Outcome:
+def _member(d: Draft, entry: Entry, request: Accrue | AccrualReturn) -> Account | Outcome:
     """The paying member's account, the invoice and business day noted on ``entry``."""
-    entry.day, entry.invoice = core.day(d), request.invoice
-    account = core.account_or_problem(d, request.card, request.amount)
-    if isinstance(account, Account) and account.kind != "member":
+    entry.day, entry.invoice = d.day(), request.invoice
+    account = account_or_problem(d, request.card, request.amount)
+    if isinstance(account, Account) and account.kind != AccountKind.MEMBER:
         return Outcome(Code.INVALID_TRANSACTION, message="gift cards do not earn")
     return account
 
 
-def _claw_back(core: RuleCore, d: Draft, entry: Entry | None, accrual: Accrual, returned: int) -> Outcome:
+def _claw_back(d: Draft, entry: Entry | None, accrual: Accrual, returned: int) -> Outcome:
     """Take back what ``accrual`` earned for the money from ``accrual.returned`` up to
     ``returned``: each earner's share from the lot it earned, then from its other lots;
     what was spent already is named in the message, never taken below zero."""
     before, taken, member_taken, short = accrual.returned, [], 0, 0
     for account_id, lot_id, amount in accrual.credit:
         due = amount * returned // accrual.paid - amount * before // accrual.paid
-        parts = _take_from(core, d, d.ledger.accounts[account_id], lot_id, due)
+        parts = _take_from(d, d.ledger.accounts[account_id], lot_id, due)
         got = sum(part for _, part in parts)
         taken += parts
         short += due - got
@@ -148,7 +149,7 @@ def _claw_back(core: RuleCore, d: Draft, entry: Entry | None, accrual: Accrual, 
     return Outcome(Code.APPROVED, earned=-member_taken, points_earned=-points, message=message)
 
 
-def _take_from(core: RuleCore, d: Draft, account: Account, lot_id: str, due: int) -> list[tuple[str, int]]:
+def _take_from(d: Draft, account: Account, lot_id: str, due: int) -> list[tuple[str, int]]:
     """``due`` from the lot ``lot_id`` first, then from the account's usable lots."""
     lot = d.ledger.lots[lot_id]
     first = min(due, max(lot.remaining, 0))
@@ -157,5 +158,11 @@ def _take_from(core: RuleCore, d: Draft, account: Account, lot_id: str, due: int
         d.apply(Posting(lot_id, account.id, -first))
         parts.append((lot_id, first))
     if due > first:
-        parts += core.take(d, account, due - first)
+        parts += take(d, account, due - first)
     return parts
+
+
+HANDLERS = (
+    KindHandler(Kind.ACCRUAL, Accrue, accrue, undo_accrual),
+    KindHandler(Kind.ACCRUAL_RETURN, AccrualReturn, take_back, undo_take_back),
+)

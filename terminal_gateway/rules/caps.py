@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import Config
-from ..program import Caps, Service
+from ..program import Caps, ClubRules, Service
 from ..vocabulary import Code, Limit, ServiceLine
 
 DECLINE_CODES = {
@@ -32,10 +31,10 @@ class Room:
     service_limit: Limit = Limit.SERVICE_CAP
 
 
-def caps_at(config: Config, group: str, branch: str | None) -> Caps:
+def caps_at(rules: ClubRules, group: str, branch: str | None) -> Caps:
     """The caps of ``group`` at ``branch``: the branch's own keys replace the group's."""
-    caps = config.groups[group].caps
-    override = config.branches[branch].caps.get(group) if branch in config.branches else None
+    caps = rules.groups[group].caps
+    override = rules.branches[branch].caps.get(group) if branch in rules.branches else None
     if override is None:
         return caps
     return Caps(*(mine if mine is not None else theirs for mine, theirs in zip(

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ..config import Config, Group
-from ..program import BASIS, IntervalRule, Service
+from ..program import BASIS, ClubRules, Group, IntervalRule, Service
 from ..vocabulary import ServiceLine
 from .calendar import add_months
 from .ledger import Account, Ledger
@@ -33,18 +32,18 @@ def line_shares(lines: tuple[ServiceLine, ...], paid: int) -> list[tuple[Service
     return shares
 
 
-def credit_earned(config: Config, group: Group, account: Account, paid: int,
+def credit_earned(rules: ClubRules, group: Group, account: Account, paid: int,
                   lines: tuple[ServiceLine, ...]) -> int:
     """The member's credit for paying ``paid``: the group's earning (cashback, per invoice,
     per step; nothing below its minimum invoice) plus the active interval rules, which
     replace the cashback part when there are any."""
     earning = group.earning
-    active = [rule for rule in config.interval_rules if rule.active]
+    active = [rule for rule in rules.interval_rules if rule.active]
     credit = sum(_interval_reward(rule, account, paid) for rule in active)
     if paid < earning.min_invoice:
         return credit
     if not active:
-        credit += _cashback(config.services, earning.percent_bp, lines, paid)
+        credit += _cashback(rules.services, earning.percent_bp, lines, paid)
     credit += earning.per_invoice
     if earning.step is not None:
         credit += earning.step.of(paid)
@@ -80,11 +79,11 @@ def _interval_reward(rule: IntervalRule, account: Account, paid: int) -> int:
     return 0
 
 
-def points_earned(config: Config, group: Group, paid: int, lines: tuple[ServiceLine, ...], weekday: int) -> int:
+def points_earned(rules: ClubRules, group: Group, paid: int, lines: tuple[ServiceLine, ...], weekday: int) -> int:
     """Per invoice, per step and per service line, times the weekday's multiplier."""
     points = group.points
     earned = points.per_invoice + (points.step.of(paid) if points.step is not None else 0)
-    earned += sum(service.points for line in lines if (service := config.services.get(line.code)) is not None)
+    earned += sum(service.points for line in lines if (service := rules.services.get(line.code)) is not None)
     return earned * points.weekday_multipliers.get(weekday, 1)
 
 
@@ -116,11 +115,11 @@ def referrers(ledger: Ledger, group: Group, account: Account, paid: int,
         child = parent
 
 
-def upgrade_target(config: Config, account: Account, now: datetime) -> str | None:
+def upgrade_target(rules: ClubRules, account: Account, now: datetime) -> str | None:
     """The group the member's conditions reach from its current one, if any; every
     condition set must hold, points, visits and money paid counted over the window."""
-    upgrade = config.groups[account.group].upgrade
-    if upgrade is None or upgrade.to not in config.groups:
+    upgrade = rules.groups[account.group].upgrade
+    if upgrade is None or upgrade.to not in rules.groups:
         return None
     since = now - timedelta(days=upgrade.window_days) if upgrade.window_days is not None else None
     points = account.points if since is None else account.points_earned(since)
@@ -135,13 +134,13 @@ def upgrade_target(config: Config, account: Account, now: datetime) -> str | Non
     return None
 
 
-def discount(config: Config, account: Account) -> int | None:
+def discount(rules: ClubRules, account: Account) -> int | None:
     """The percentage of the highest step of the discount scale that the member's lifetime
     money paid reaches; ``None`` where the program has no scale."""
-    if not config.discount_scale:
+    if not rules.discount_scale:
         return None
     paid = account.paid()
-    return max((step.percent for step in config.discount_scale if paid >= step.from_paid), default=0)
+    return max((step.percent for step in rules.discount_scale if paid >= step.from_paid), default=0)
 
 
 def credit_expiry(group: Group, now: datetime) -> datetime | None:

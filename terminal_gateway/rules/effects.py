@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ..vocabulary import BatchTotals
+from ..vocabulary import BatchTotals, Kind
 from .ledger import Accrual, Entry, Ledger, Lot
+from .states import HoldState
 
-REMEMBERED_BY_RRN = frozenset({"redeem", "hold", "refund"})
+REMEMBERED_BY_RRN = frozenset({Kind.REDEEM, Kind.HOLD, Kind.REFUND})
 
 
 class Effect:
@@ -106,7 +107,7 @@ class Recorded(Effect):
         if rrn and entry.kind in REMEMBERED_BY_RRN:
             ledger.by_rrn[rrn] = entry
             ledger.last_rrn = max(ledger.last_rrn, int(rrn))
-        if entry.hold_state == "open":
+        if entry.hold_state == HoldState.OPEN:
             ledger.watch_hold(entry)
 
     def revert(self, ledger: Ledger) -> None:
@@ -132,7 +133,7 @@ class Changed(Effect):
 
     def revert(self, ledger: Ledger) -> None:
         setattr(self.entry, self.field, self.old)
-        if self.field == "hold_state" and self.old == "open":
+        if self.field == "hold_state" and self.old == HoldState.OPEN:
             ledger.watch_hold(self.entry)
 
 

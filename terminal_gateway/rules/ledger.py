@@ -11,7 +11,8 @@ import random
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from ..vocabulary import BatchTotals, Outcome
+from ..vocabulary import BatchTotals, Kind, Outcome
+from .states import AccountKind, CardStatus, GiftState, HoldState, VoucherState
 
 NEVER = datetime.max.replace(tzinfo=UTC)
 
@@ -63,19 +64,18 @@ class Accrual:
 
 @dataclass(slots=True)
 class Account:
-    """A member's account, or a gift card's (``kind`` ``gift``, ``gift_state`` ``inactive``
-    until a terminal activates it, then ``active``)."""
+    """A member's account, or a gift card's (``kind`` ``GIFT``, with a ``gift_state``)."""
 
     id: str
     group: str
     phone: str | None = None
     blocked: bool = False
     lots: list[Lot] = field(default_factory=list)
-    kind: str = "member"
+    kind: AccountKind = AccountKind.MEMBER
     points: int = 0
     referrer_id: str | None = None
     joined_at: datetime | None = None
-    gift_state: str | None = None
+    gift_state: GiftState | None = None
     accruals: list[Accrual] = field(default_factory=list)
 
     def balance(self, now: datetime) -> int:
@@ -98,23 +98,20 @@ class Account:
 
 @dataclass(slots=True)
 class Voucher:
-    """A printed top-up voucher, known by the keyed hash of its PIN, never the PIN.
-
-    ``state``: generated, active (sold), redeemed or void.
-    """
+    """A printed top-up voucher, known by the keyed hash of its PIN, never the PIN."""
 
     serial: str
     pin_hash: str
     value: int
     expires_at: datetime | None
-    state: str = "generated"
+    state: VoucherState = VoucherState.GENERATED
 
 
 @dataclass(slots=True)
 class Card:
     pan: str
     account_id: str
-    status: str = "active"  # active, lost, blocked
+    status: CardStatus = CardStatus.ACTIVE
 
 
 @dataclass(slots=True)
@@ -149,7 +146,7 @@ class Entry:
     accrual, the serial of a voucher.
     """
 
-    kind: str
+    kind: Kind
     terminal: str
     outcome: Outcome
     key: str | None = None
@@ -163,7 +160,7 @@ class Entry:
     given_back: int = 0
     refunded: int = 0
     reversed: bool = False
-    hold_state: str | None = None  # open, completed, reversed, expired
+    hold_state: HoldState | None = None
     captured: int = 0
     expires_at: datetime | None = None
     created: tuple[str, ...] = ()  # lots the request created (top-up, gift activation)
@@ -253,7 +250,7 @@ class Ledger:
         while deadlines and deadlines[0][0] <= now:
             _, rrn = heapq.heappop(deadlines)
             entry = self.by_rrn.get(rrn)
-            if entry is not None and entry.hold_state == "open":
+            if entry is not None and entry.hold_state == HoldState.OPEN:
                 due.append(entry)
         return due
 

@@ -8,32 +8,31 @@ completed, reversed or expires; a refund gives credit back to the very lots it c
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from ..program import Caps
-from ..vocabulary import Code, Complete, Limit, Outcome, Redeem, Refund
+from ..vocabulary import Code, Complete, Kind, Limit, Outcome, Redeem, Refund, Request
+from .accounts import account_or_problem, resolve
 from .caps import DECLINE_CODES, Room, grant, room_left, service_room
+from .draft import Draft
 from .effects import BatchItem, DailyUsage, InvoiceUsage, Posting
+from .kinds import KindHandler
 from .ledger import Account, Entry
+from .lots import give_back, take
+from .states import AccountKind, HoldState
 
-if TYPE_CHECKING:
-    from .core import Draft, RuleCore
 
-
-def redeem(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
+def redeem(d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Redeem) and d.terminal is not None
-    problem = core.amount_problem(request, request.amount) or core.resolve(d, request.card)
-    if problem:
-        return problem
-    account = d.account
-    assert account is not None
-    caps = core.caps(account, d.terminal.branch)
+    account = account_or_problem(d, request.card, request.amount)
+    if isinstance(account, Outcome):
+        return account
+    caps = d.terms.caps(account, d.terminal.branch)
     if caps.invoice_cap_percent is not None and request.invoice_total is None:
         return Outcome(Code.FORMAT_ERROR,
                        message="DE48 IT (invoice total) is required: the invoice cap is a percentage")
-    entry.day, entry.branch, entry.invoice = core.day(d), d.terminal.branch, request.invoice
-    room = room_for(core, d, account, caps, entry, request)
+    entry.day, entry.branch, entry.invoice = d.day(), d.terminal.branch, request.invoice
+    room = room_for(d, account, caps, entry, request)
     approved, limit = grant(request.amount, room)
     if limit is Limit.BALANCE and approved == 0 and account.expired_credit(d.now) > 0:
         limit = Limit.EXPIRED
@@ -42,122 +41,122 @@ def redeem(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
         return Outcome(DECLINE_CODES[limit], balance=room.balance, daily_remaining=room.daily,
                        invoice_remaining=room.invoice, limit=limit,
                        message=f"declined: {limit.value} leaves {approved}")
-    entry.taken = core.take(d, account, approved)
+    entry.taken = take(d, account, approved)
     d.apply(DailyUsage(account.id, entry.day, approved, 1))
     d.apply(InvoiceUsage(entry.branch, request.invoice, approved))
     if request.hold:
-        entry.hold_state = "open"
-        entry.expires_at = d.now + timedelta(minutes=core.config.program.hold_minutes)
+        entry.hold_state = HoldState.OPEN
+        entry.expires_at = d.now + timedelta(minutes=d.terms.rules.program.hold_minutes)
     else:
         entry.batch_seq = d.terminal.batch_seq
         d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", approved))
-    rrn, auth = core.approval()
+    rrn, auth = d.approval()
     return Outcome(Code.APPROVED if limit is None else Code.PARTIAL, approved, room.balance - approved,
                    _less(room.daily, approved), _less(room.invoice, approved), limit, rrn, auth)
 
 
-def room_for(core: RuleCore, d: Draft, account: Account, caps: Caps, entry: Entry, request: Redeem) -> Room:
+def room_for(d: Draft, account: Account, caps: Caps, entry: Entry, request: Redeem) -> Room:
     """The room of a redemption; a member's invoice lines bounded by their services."""
-    lines = service_room(core.config.services, account.group, request.lines) if (
-        request.lines and core.config.services and account.kind == "member") else (None, Limit.SERVICE_CAP)
+    services = d.terms.rules.services
+    lines = service_room(services, account.group, request.lines) if (
+        request.lines and services and account.kind == AccountKind.MEMBER) else (None, Limit.SERVICE_CAP)
     return room_left(caps, account.balance(d.now), d.ledger.daily_used(account.id, entry.day or ""),
                      d.ledger.invoices.get((entry.branch or "", request.invoice), 0), request.invoice_total, lines)
 
 
-def complete(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
+def complete(d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Complete) and d.terminal is not None
     hold = d.ledger.by_rrn.get(request.rrn)
-    if hold is None or hold.kind != "hold" or hold.branch != d.terminal.branch:
+    if hold is None or hold.kind != Kind.HOLD or hold.branch != d.terminal.branch:
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no hold with RRN {request.rrn} at this branch")
-    if hold.hold_state != "open":
+    if hold.hold_state != HoldState.OPEN:
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is {hold.hold_state}")
     if request.card is None:  # a protocol whose completion names the hold only (SmartPOS)
         d.account = d.ledger.accounts[hold.account_id or ""]
-    problem = core.resolve(d, request.card) if request.card is not None else None
+    problem = resolve(d, request.card) if request.card is not None else None
     if problem or d.account is None or d.account.id != hold.account_id:
         return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"hold {request.rrn} is not this card's")
     held = hold.outcome.amount
-    problem = core.amount_problem(request, request.amount)
+    problem = d.terms.amount_problem(request, request.amount)
     if problem or request.amount > held:
         return problem or Outcome(Code.INVALID_AMOUNT, message=f"completion exceeds the held amount {held}")
     release = held - request.amount
     if release:
-        core.give_back(d, hold, release)
+        give_back(d, hold, release)
         unuse(d, hold, release, 0)
-    d.change(hold, "hold_state", "completed")
+    d.change(hold, "hold_state", HoldState.COMPLETED)
     d.change(hold, "captured", request.amount)
     entry.ref, entry.day, entry.invoice = hold.outcome.rrn, hold.day, hold.invoice
     entry.batch_seq = d.terminal.batch_seq
     d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "debits", request.amount))
-    return core.room_outcome(d, entry, Code.APPROVED, request.amount,
-                              rrn=hold.outcome.rrn, auth_code=hold.outcome.auth_code)
+    return d.room_outcome(entry, Code.APPROVED, request.amount, rrn=hold.outcome.rrn, auth_code=hold.outcome.auth_code)
 
 
-def refund(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
+def refund(d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Refund) and d.terminal is not None
     original = d.ledger.by_rrn.get(request.rrn)
-    if original is None or original.kind not in ("redeem", "hold") or original.branch != d.terminal.branch:
+    if original is None or original.kind not in (Kind.REDEEM, Kind.HOLD) or original.branch != d.terminal.branch:
         return Outcome(Code.ORIGINAL_NOT_FOUND, message=f"no redemption with RRN {request.rrn} at this branch")
-    problem = core.resolve(d, request.card)
+    problem = resolve(d, request.card)
     if problem or d.account is None or d.account.id != original.account_id:
         return problem or Outcome(Code.ORIGINAL_NOT_FOUND, message=f"redemption {request.rrn} is not this card's")
-    if original.kind == "hold":
-        spent = original.captured if original.hold_state == "completed" else 0
+    if original.kind == Kind.HOLD:
+        spent = original.captured if original.hold_state == HoldState.COMPLETED else 0
     else:
         spent = 0 if original.reversed or not original.outcome.approved else original.outcome.amount
     refundable = spent - original.refunded
-    problem = core.amount_problem(request, request.amount)
+    problem = d.terms.amount_problem(request, request.amount)
     if problem or request.amount > refundable:
         return problem or Outcome(Code.INVALID_AMOUNT, message=f"refund exceeds the refundable {refundable}")
-    entry.taken = core.give_back(d, original, request.amount)
+    entry.taken = give_back(d, original, request.amount)
     d.change(original, "refunded", original.refunded + request.amount)
     entry.ref, entry.day = request.rrn, original.day
     entry.batch_seq = d.terminal.batch_seq
     d.apply(BatchItem(d.terminal.tid, entry.batch_seq, "credits", request.amount))
-    rrn, auth = core.approval()
-    return core.room_outcome(d, entry, Code.APPROVED, request.amount, rrn=rrn, auth_code=auth)
+    rrn, auth = d.approval()
+    return d.room_outcome(entry, Code.APPROVED, request.amount, rrn=rrn, auth_code=auth)
 
 
-def undo_redeem(core: RuleCore, d: Draft, original: Entry) -> Outcome:
+def undo_redeem(d: Draft, original: Entry) -> Outcome:
     amount = original.outcome.amount
-    core.give_back(d, original, amount - original.given_back)
+    give_back(d, original, amount - original.given_back)
     unuse(d, original, amount, 1)
     batch_reversal(d, "debits_reversal", amount)
     return Outcome(Code.APPROVED, amount=amount)
 
 
-def undo_hold(core: RuleCore, d: Draft, original: Entry) -> Outcome:
-    if original.hold_state == "completed":
+def undo_hold(d: Draft, original: Entry) -> Outcome:
+    if original.hold_state == HoldState.COMPLETED:
         return Outcome(Code.INVALID_TRANSACTION, message="the hold was completed: reverse the completion")
-    if original.hold_state == "open":
+    if original.hold_state == HoldState.OPEN:
         held = original.outcome.amount
-        core.give_back(d, original, held - original.given_back)
+        give_back(d, original, held - original.given_back)
         unuse(d, original, held, 1)
-        d.change(original, "hold_state", "reversed")
+        d.change(original, "hold_state", HoldState.REVERSED)
         return Outcome(Code.APPROVED, amount=held)
     return Outcome(Code.APPROVED, message=f"the hold had {original.hold_state}")
 
 
-def undo_completion(core: RuleCore, d: Draft, original: Entry) -> Outcome:
+def undo_completion(d: Draft, original: Entry) -> Outcome:
     hold = d.ledger.by_rrn[original.ref or ""]
     captured = hold.captured
-    core.give_back(d, hold, hold.outcome.amount - hold.given_back)
+    give_back(d, hold, hold.outcome.amount - hold.given_back)
     unuse(d, hold, captured, 1)
-    d.change(hold, "hold_state", "reversed")
+    d.change(hold, "hold_state", HoldState.REVERSED)
     batch_reversal(d, "debits_reversal", captured)
     return Outcome(Code.APPROVED, amount=captured)
 
 
-def undo_refund(core: RuleCore, d: Draft, original: Entry) -> Outcome:
+def undo_refund(d: Draft, original: Entry) -> Outcome:
     """Take refunded credit back from the very lots it went to, if it is still there.
 
     Once the redemption itself was reversed, all its credit is back already: the refund
     is undone in the books only, and no lot moves."""
     amount = original.outcome.amount
     redemption = d.ledger.by_rrn[original.ref or ""]
-    if not (redemption.reversed or redemption.hold_state == "reversed"):
+    if not (redemption.reversed or redemption.hold_state == HoldState.REVERSED):
         for lot_id, part in original.taken:
             if d.ledger.lots[lot_id].remaining < part:
                 return Outcome(Code.INSUFFICIENT_BALANCE, limit=Limit.BALANCE,
@@ -185,3 +184,15 @@ def unuse(d: Draft, entry: Entry, amount: int, count: int) -> None:
     d.apply(DailyUsage(entry.account_id or "", entry.day or "", -amount, -count))
     if entry.invoice is not None:
         d.apply(InvoiceUsage(entry.branch or "", entry.invoice, -amount))
+
+
+def _only_authorizes(request: Request) -> bool:
+    return isinstance(request, Redeem) and request.hold
+
+
+HANDLERS = (
+    KindHandler(Kind.REDEEM, Redeem, redeem, undo_redeem),
+    KindHandler(Kind.HOLD, Redeem, redeem, undo_hold, when=_only_authorizes),
+    KindHandler(Kind.COMPLETE, Complete, complete, undo_completion),
+    KindHandler(Kind.REFUND, Refund, refund, undo_refund),
+)

@@ -7,30 +7,31 @@ The reason is kept in the record for the operator; the terminal never learns it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ..vocabulary import Code, Outcome, TopUp
+from ..vocabulary import Code, Kind, Outcome, TopUp
+from .accounts import account_or_problem
+from .draft import Draft
 from .effects import LotCreated, PinFailure, Updated
+from .kinds import KindHandler
 from .ledger import Entry, Voucher, new_id
+from .lots import withdraw_created
+from .states import AccountKind, VoucherState
 from .vouchers import locked_until, pin_hash
-
-if TYPE_CHECKING:
-    from .core import Draft, RuleCore
 
 WRONG_PIN = "invalid voucher PIN"
 
 
-def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
+def top_up(d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, TopUp) and d.terminal is not None
-    if core.voucher_key is None:
+    key = d.terms.voucher_key
+    if key is None:
         return Outcome(Code.INVALID_TRANSACTION, message="voucher top-up is not configured ([vouchers] key)")
-    account = core.account_or_problem(d, request.card)
+    account = account_or_problem(d, request.card)
     if isinstance(account, Outcome):
         return account
-    if account.kind != "member":
+    if account.kind != AccountKind.MEMBER:
         return Outcome(Code.INVALID_TRANSACTION, message="vouchers top up club cards, not gift cards")
-    rules = core.config.vouchers
+    rules = d.terms.rules.vouchers
     scopes = (f"terminal:{d.terminal.tid}", f"account:{account.id}")
     for scope in scopes:
         until = locked_until(d.ledger.pin_failures.get(scope, []), rules, d.now)
@@ -38,7 +39,7 @@ def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
             return Outcome(Code.PIN_LOCKED, message=f"voucher top-up locked for this {scope.partition(':')[0]} "
                                                     f"until {until:%H:%M:%S} UTC after repeated wrong PINs")
     pin = request.pin
-    voucher = d.ledger.vouchers.get(pin_hash(core.voucher_key, pin)) if pin.isdigit() else None
+    voucher = d.ledger.vouchers.get(pin_hash(key, pin)) if pin.isdigit() else None
     reason = _unusable(voucher, d) if len(pin) >= rules.pin_digits else "too short"
     if reason is not None:
         for scope in scopes:
@@ -47,27 +48,30 @@ def top_up(core: RuleCore, d: Draft, entry: Entry) -> Outcome:
     assert voucher is not None
     lot_id = new_id(d.now)
     d.apply(LotCreated(lot_id, account.id, voucher.value, d.now, voucher.expires_at, "voucher"))
-    d.apply(Updated("voucher", voucher.serial, "state", "active", "redeemed"))
+    d.apply(Updated("voucher", voucher.serial, "state", VoucherState.ACTIVE, VoucherState.REDEEMED))
     entry.ref, entry.created = voucher.serial, (lot_id,)
-    rrn, auth = core.approval()
+    rrn, auth = d.approval()
     return Outcome(Code.APPROVED, amount=voucher.value, balance=account.balance(d.now), rrn=rrn, auth_code=auth)
 
 
 def _unusable(voucher: Voucher | None, d: Draft) -> str | None:
     if voucher is None:
         return "unknown"
-    if voucher.state != "active":
-        return {"generated": "not activated"}.get(voucher.state, voucher.state)
+    if voucher.state != VoucherState.ACTIVE:
+        return "not activated" if voucher.state == VoucherState.GENERATED else voucher.state
     if voucher.expires_at is not None and d.now >= voucher.expires_at:
         return "expired"
     return None
 
 
-def undo(core: RuleCore, d: Draft, original: Entry) -> Outcome:
+def undo(d: Draft, original: Entry) -> Outcome:
     """Reverse a top-up: the credit leaves the card and the voucher can be redeemed again,
     provided the credit was not spent since."""
-    problem = core.withdraw_created(d, original, "the topped-up credit")
+    problem = withdraw_created(d, original, "the topped-up credit")
     if problem:
         return problem
-    d.apply(Updated("voucher", original.ref or "", "state", "redeemed", "active"))
+    d.apply(Updated("voucher", original.ref or "", "state", VoucherState.REDEEMED, VoucherState.ACTIVE))
     return Outcome(Code.APPROVED, amount=original.outcome.amount)
+
+
+HANDLERS = (KindHandler(Kind.TOPUP, TopUp, top_up, undo),)

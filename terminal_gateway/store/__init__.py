@@ -39,7 +39,7 @@ from .records import Prepared, prepare
 from .records import write as write_records
 
 if TYPE_CHECKING:
-    from ..config import Group
+    from ..program import Group
 
 T = TypeVar("T")
 

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, insert, select, update
 
 from ..rules.calendar import add_months
-from ..vocabulary import mask_pan
+from ..vocabulary import MAX_AMOUNT, mask_pan
 from . import changes
-from .checks import MAX_AMOUNT, amount_problem, count_problem
+from .checks import amount_problem, count_problem
 from .errors import StoreError
 from .members import lot_row
 from .schema import accounts, cards, conversions, lots
 
 if TYPE_CHECKING:
-    from ..config import Group
+    from ..program import Group
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from terminal_gateway.daemon.dispatcher import Dispatcher
+from terminal_gateway.rules.core import KINDS
 from terminal_gateway.rules.effects import PointsMoved
-from terminal_gateway.vocabulary import Accrue, Code, Outcome, TerminalFamily
+from terminal_gateway.rules.kinds import KindHandler
+from terminal_gateway.vocabulary import Accrue, Code, Kind, Outcome, TerminalFamily
 
 from ..rules.conftest import NOON, TID, Club, club_config
 
@@ -23,7 +25,7 @@ def answer(dispatcher: Dispatcher, request: Any) -> Outcome:
 
 
 @pytest.mark.parametrize("failing", ["decide", "prepare"])
-def test_a_failure_is_answered_96_and_changes_nothing(failing: str) -> None:
+def test_a_failure_is_answered_96_and_changes_nothing(failing: str, monkeypatch: pytest.MonkeyPatch) -> None:
     club = Club(club_config())
     card = club.member(1, 10_000)
     account = club.core.ledger.accounts["acc1"]
@@ -36,18 +38,17 @@ def test_a_failure_is_answered_96_and_changes_nothing(failing: str) -> None:
 
     dispatcher = Dispatcher(club.core, lambda seq, rows: submitted.append(rows), lambda seq: None, prepare,
                             clock=lambda: NOON)
-    handler = club.core._handlers[Accrue]
     if failing == "decide":
         def broken(d: Any, entry: Any) -> Outcome:
             d.apply(PointsMoved(account.id, 5))
             raise KeyError("a bug")
 
-        club.core._handlers[Accrue] = broken
+        monkeypatch.setitem(KINDS.by_request, Accrue, (KindHandler(Kind.ACCRUAL, Accrue, broken),))
     request = Accrue(terminal=TID, key=club.key(), card=card, amount=100_000, invoice="A")
     outcome = answer(dispatcher, request)
     assert outcome.code is Code.MALFUNCTION and not outcome.approved
     assert account.points == 0 and submitted == []
     assert request.key not in club.core.ledger.by_key, "a repeat is decided anew, not answered 96 again"
-    club.core._handlers[Accrue] = handler
+    monkeypatch.undo()
     again = Accrue(terminal=TID, key=club.key(), card=card, amount=100_000, invoice="A")
     assert answer(dispatcher, again).code is (Code.APPROVED if failing == "decide" else Code.MALFUNCTION)

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from terminal_gateway.config import Branch, Config, Group, Program, StoreSettings
+from terminal_gateway.config import Config, StoreSettings
+from terminal_gateway.program import Branch, Group, Program
 from terminal_gateway.rules import Account, Card, Ledger, Lot, RuleCore, Terminal
 from terminal_gateway.rules.cards import with_check_digit
 from terminal_gateway.vocabulary import CardRef, TerminalFamily

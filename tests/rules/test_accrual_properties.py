@@ -11,8 +11,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terminal_gateway.config import Group
-from terminal_gateway.program import Earning, Points, Referral, Upgrade
+from terminal_gateway.program import Earning, Group, Points, Referral, Upgrade
 from terminal_gateway.rules import Account, Card
 from terminal_gateway.vocabulary import AccrualReturn, Accrue, CardRef, Code, Redeem, Reverse
 

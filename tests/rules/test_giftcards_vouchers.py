@@ -88,7 +88,7 @@ def test_gift_cards_can_be_put_under_the_default_groups_caps() -> None:
 
 def test_gift_cards_earn_nothing_and_take_no_vouchers() -> None:
     club, card = gift_club()
-    club.core.voucher_key = KEY
+    club.core.reload(club.core.terms.rules, KEY)
     activate(club, card)
     assert club.send(Accrue, card=card, amount=1_000, invoice="A").outcome.code is Code.INVALID_TRANSACTION
     assert club.send(AccrualReturn, card=card, amount=1_000, invoice="A").outcome.code is Code.INVALID_TRANSACTION

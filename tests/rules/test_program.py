@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from terminal_gateway.config import Group
 from terminal_gateway.program import (
     Caps,
     DiscountStep,
     Earning,
+    Group,
     IntervalRule,
     Points,
     Range,

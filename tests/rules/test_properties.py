@@ -72,12 +72,12 @@ class Run:
         self.records.extend(decision.records)
 
     def check(self) -> None:
-        ledger, config = self.club.core.ledger, self.club.core.config
+        ledger, rules = self.club.core.ledger, self.club.core.terms.rules
         assert all(lot.remaining >= 0 for lot in ledger.lots.values()), "a lot went negative"
         outstanding = sum(e.outcome.amount - e.given_back for e in ledger.by_key.values()
                           if e.kind in ("redeem", "hold") and e.outcome.approved)
         assert sum(lot.remaining for lot in ledger.lots.values()) + outstanding == self.initial, "money moved"
-        silver = config.groups["silver"]
+        silver = rules.groups["silver"]
         for (_, _), (used, count) in ledger.daily.items():
             assert 0 <= used <= silver.daily_cap and 0 <= count <= silver.max_redemptions_per_day
         for used in ledger.invoices.values():

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text, update
 
-from terminal_gateway.config import Group
-from terminal_gateway.program import Points
+from terminal_gateway.program import Group, Points
 from terminal_gateway.rules.cards import luhn_valid, with_check_digit
 from terminal_gateway.rules.vouchers import pin_hash
 from terminal_gateway.store import Store, StoreError

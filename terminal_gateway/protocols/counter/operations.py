@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ...vocabulary import MAX_AMOUNT, AccrualReturn, Accrue, BalanceInquiry, CardRef, Redeem, Refund, Request
+from ...vocabulary import MAX_AMOUNT, AccrualReturn, Accrue, BalanceInquiry, CardRef, Kind, Redeem, Refund, Request
 
 __all__ = ["DEFAULT_TIMEOUT", "KINDS", "MAX_BODY", "MAX_TIMEOUT", "SPENDING", "BadOperation", "Operation",
            "parse_operation"]
@@ -15,8 +15,11 @@ __all__ = ["DEFAULT_TIMEOUT", "KINDS", "MAX_BODY", "MAX_TIMEOUT", "SPENDING", "B
 DEFAULT_TIMEOUT = 30.0  # seconds a station waits for a card unless the counter says otherwise
 MAX_TIMEOUT = 300.0
 MAX_BODY = 64 * 1024
-KINDS = ("balance", "redeem", "hold", "accrue", "accrual_return", "refund")
-SPENDING = ("redeem", "hold")  # what a UID tag may do only where [clubcard] uid_tags_redeem is true
+# The counter's word for each operation, and the kind of decision it becomes.
+KINDS = {"balance": Kind.BALANCE, "redeem": Kind.REDEEM, "hold": Kind.HOLD, "accrue": Kind.ACCRUAL,
+         "accrual_return": Kind.ACCRUAL_RETURN, "refund": Kind.REFUND}
+SPENDING = (Kind.REDEEM, Kind.HOLD)  # what a UID tag may do only where [clubcard] uid_tags_redeem is true
+_INVOICED = (*SPENDING, Kind.ACCRUAL, Kind.ACCRUAL_RETURN)
 _FIELDS = {"kind", "amount", "invoice", "invoice_total", "rrn", "reference", "timeout"}
 
 
@@ -26,7 +29,7 @@ class BadOperation(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    kind: str
+    kind: Kind
     amount: int | None = None
     invoice: str | None = None
     invoice_total: int | None = None
@@ -39,15 +42,15 @@ class Operation:
         card = CardRef(pan=pan)
         key = f"{terminal}/{self.reference}" if self.reference else None
         common: dict[str, Any] = {"terminal": terminal, "key": key, "card": card}
-        if self.kind == "balance":
+        if self.kind == Kind.BALANCE:
             return BalanceInquiry(**common)
         if self.kind in SPENDING:
             assert self.amount is not None and self.invoice is not None
             return Redeem(**common, amount=self.amount, invoice=self.invoice, invoice_total=self.invoice_total,
-                          hold=self.kind == "hold")
-        if self.kind == "accrue":
+                          hold=self.kind == Kind.HOLD)
+        if self.kind == Kind.ACCRUAL:
             return Accrue(**common, amount=self.amount or 0, invoice=self.invoice or "")
-        if self.kind == "accrual_return":
+        if self.kind == Kind.ACCRUAL_RETURN:
             return AccrualReturn(**common, amount=self.amount or 0, invoice=self.invoice or "")
         return Refund(**common, amount=self.amount or 0, rrn=self.rrn or "")
 
@@ -63,9 +66,10 @@ def parse_operation(body: bytes) -> Operation:
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
         raise BadOperation(f"{unknown[0]}: unknown field")
-    kind = data.get("kind")
-    if kind not in KINDS:
-        raise BadOperation(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    word = data.get("kind")
+    if word not in KINDS:
+        raise BadOperation(f"kind: expected one of {', '.join(KINDS)}, got {word!r}")
+    kind = KINDS[word]
 
     def whole(name: str, required: bool) -> int | None:
         value = data.get(name)
@@ -90,10 +94,10 @@ def parse_operation(body: bytes) -> Operation:
         raise BadOperation(f"timeout: expected seconds, more than 0 and at most {MAX_TIMEOUT:g}, got {timeout!r}")
     return Operation(
         kind=kind,
-        amount=whole("amount", kind != "balance"),
-        invoice=text("invoice", kind in (*SPENDING, "accrue", "accrual_return"), 32),
+        amount=whole("amount", kind != Kind.BALANCE),
+        invoice=text("invoice", kind in _INVOICED, 32),
         invoice_total=whole("invoice_total", False),
-        rrn=text("rrn", kind == "refund", 12),
+        rrn=text("rrn", kind == Kind.REFUND, 12),
         reference=text("reference", False, 32),
         timeout=float(timeout),
     )

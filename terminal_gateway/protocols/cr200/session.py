@@ -37,6 +37,7 @@ from ...vocabulary import (
     BalanceInquiry,
     CardRef,
     Code,
+    Kind,
     Malformed,
     Outcome,
     Redeem,
@@ -65,8 +66,8 @@ COMMANDS: dict[str, tuple[int, str]] = {
     "X": (3, "X, seq, seq to cancel"),
 }
 TRANSACTIONS = frozenset("SVGX")  # what a cancel may name (moves value, or is a cancel)
-# The core's kind of record for each of them (``rules.core.KINDS``), for ``restore``.
-_COMMAND_OF = {"redeem": "S", "topup": "V", "gift_activation": "G", "reverse": "X"}
+# The kind of decision each of them becomes, for ``restore``.
+_COMMAND_OF = {Kind.REDEEM: "S", Kind.TOPUP: "V", Kind.GIFT_ACTIVATION: "G", Kind.REVERSE: "X"}
 
 # What the first display line says for each code; the second shows the balance.
 _SHORT = {
