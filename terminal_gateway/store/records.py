@@ -11,10 +11,11 @@ A voucher's ``state`` is updated only where the row still has the state the deci
 where it has not (another gateway node or an operator changed it), the whole group commit
 fails: the double-spend guard.
 
-``prepare`` is pure Python and runs where the decision is made, so the rows say what was
-decided even if later decisions change the ledger before the commit. ``write`` hands whole
-batches of plain tuples to the database driver in a few multi-row statements, so that the
-writer thread hardly competes with the reactor for the GIL.
+``prepare`` is pure Python and runs where the decision is made, on the reactor, so the rows
+say what was decided even if later decisions change the ledger before the commit; they are
+plain tuples, cheap to pickle through the pipe to the writer process (``daemon/writer.py``).
+In the daemon ``write`` runs in that process; it hands whole batches to the database driver
+in a few multi-row statements.
 """
 
 from __future__ import annotations
@@ -199,9 +200,8 @@ def _new_ids(conn: Connection, count: int) -> list[int]:
 def _insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Multi-row INSERT statements, each under SQLite's oldest limit of 999 parameters.
 
-    One statement for many rows, not ``executemany``: SQLite's driver gives up the GIL and
-    takes it back around every row it steps, and each taking back may wait for the busy
-    reactor thread; one statement waits once.
+    One statement for many rows, not ``executemany``: the database runs one statement per
+    chunk instead of one per row.
     """
     per_statement = MAX_PARAMETERS // len(columns)
     for start in range(0, len(rows), per_statement):
