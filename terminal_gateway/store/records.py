@@ -1,7 +1,8 @@
 """Decision records into the journal, in two steps: ``prepare`` and ``write``.
 
-A record is one ``transactions`` row with its replayable effects as JSON; the effects that
-are not replayed become rows of their own: a ``Posting`` a ``postings`` row (lot balances are
+A record is one ``transactions`` row with its replayable effects as JSON, in the journal
+format whose version the row keeps (``journal.FORMAT_VERSION``); the effects that are not
+replayed become rows of their own: a ``Posting`` a ``postings`` row (lot balances are
 summed from those), a ``LotCreated`` a ``lots`` row, an ``AccrualBooked`` an ``accruals``
 row, a ``PointsMoved`` an addition to the account's ``points``, an ``Updated`` one column
 of an account, accrual or voucher, a ``Session`` the terminal's ``signed_on``, a
@@ -38,7 +39,7 @@ from .schema import accounts, accruals, batches, lots, postings, terminals, tran
 
 TRANSACTION_COLUMNS = (
     "id", "at", "kind", "terminal", "branch", "key", "repeat", "card", "account_id", "requested", "approved",
-    "code", "binding_limit", "rrn", "auth_code", "invoice", "day", "ref", "message", "effects",
+    "code", "binding_limit", "rrn", "auth_code", "invoice", "day", "ref", "message", "effects", "format_version",
 )
 POSTING_COLUMNS = ("transaction_id", "lot_id", "account_id", "delta")
 LOT_COLUMNS = ("id", "account_id", "amount", "created_at", "expires_at", "source")
@@ -231,7 +232,7 @@ def _transaction(record: Record, effects: str | None) -> tuple[Any, ...]:
         record.at, record.kind, record.terminal, record.branch, record.key, record.repeat, record.card,
         record.account_id, record.requested, outcome.amount, outcome.code.value,
         outcome.limit.value if outcome.limit else None, outcome.rrn, outcome.auth_code, record.invoice,
-        record.day, record.ref, outcome.message, effects,
+        record.day, record.ref, outcome.message, effects, journal.FORMAT_VERSION,
     )
 
 
