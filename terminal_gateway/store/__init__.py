@@ -50,9 +50,10 @@ __all__ = ["AccountChange", "Change", "ConversionChange", "LotChange", "Prepared
 class Store:
     """The gateway's one way to its database: SQLite or PostgreSQL, named by a SQLAlchemy URL.
 
-    Each call is its own database transaction on its own pooled connection, so the writer
-    thread, the change-feed poller and the CLI may share a store. Every failure is a
-    ``StoreError`` with a one-line message, the database left as it was.
+    Each call is its own database transaction on its own pooled connection, so the daemon's
+    threads (the change-feed poller, UID tag look-ups) and the CLI may share a store; the
+    writer process opens its own (``daemon/writer.py``). Every failure is a ``StoreError``
+    with a one-line message, the database left as it was.
     """
 
     def __init__(self, url: str) -> None:

@@ -1,11 +1,19 @@
 """The journal codec: effects to JSON and back, so that loading can replay them.
 
-Generic over the effect dataclasses: an effect is its class name and its fields, values are
-decoded by the fields' type hints, and a field left at its default is left out. So a new
-effect or field needs no code here. One exception: ``Changed`` names the entry it changes by
-its key, because that entry is the one an earlier ``Recorded`` put in the ledger; decoding
-resolves the key with a lookup (the ledger's ``by_key.get``) and skips the effect when the
-entry is not there (it was recorded before the replay window).
+A journal text is a JSON array of ``[kind, fields]`` pairs. ``kind`` is the effect's name in
+``KINDS``, written out there and never derived from the class, so that renaming a class in
+Python changes nothing stored. ``fields`` is generic over the effect dataclasses: values are
+decoded by the fields' type hints, and a field left at its default is left out; so a new
+field needs no code here, and a new replayed effect only its line in ``KINDS``. One
+exception: ``Changed`` names the entry it changes by its key, because that entry is the one
+an earlier ``Recorded`` put in the ledger; decoding resolves the key with a lookup (the
+ledger's ``by_key.get``) and skips the effect when the entry is not there (it was recorded
+before the replay window).
+
+Each journal row stores the ``FORMAT_VERSION`` its text was written in, and decoding refuses
+any other, and any kind it does not know, rather than guess: a change to this format (a
+renamed kind or field) is a new version with a migration converting the rows. Version 1, up
+to revision 0003, named each effect by its Python class, as ``{"type": name, **fields}``.
 """
 
 from __future__ import annotations
@@ -20,26 +28,57 @@ from operator import attrgetter
 from types import NoneType, UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from ..rules.effects import Changed, Effect
+from ..rules.effects import (
+    BatchClosed,
+    BatchItem,
+    Changed,
+    DailyUsage,
+    Effect,
+    InvoiceUsage,
+    PinFailure,
+    Recorded,
+    Tombstone,
+)
 from ..rules.ledger import Entry
 
-EFFECTS: dict[str, type[Effect]] = {cls.__name__: cls for cls in Effect.__subclasses__()}
+FORMAT_VERSION = 2
+
+KINDS: dict[str, type[Effect]] = {  # the stored name of every replayed effect: once written, never changed
+    "recorded": Recorded,
+    "changed": Changed,
+    "daily_usage": DailyUsage,
+    "invoice_usage": InvoiceUsage,
+    "tombstone": Tombstone,
+    "batch_item": BatchItem,
+    "batch_closed": BatchClosed,
+    "pin_failure": PinFailure,
+}
+_KIND_OF = {cls: kind for kind, cls in KINDS.items()}
 
 Lookup = Callable[[str], Entry | None]
 Decoder = Callable[[Any], Any]
 Encoder = Callable[[Any], Any]
 
 
+class FormatError(ValueError):
+    """A journal text this code does not read: another format version, or an unknown kind."""
+
+
 def encode(effects: Iterable[Effect]) -> str:
-    """``effects`` as one JSON array."""
+    """``effects`` as one JSON array, in ``FORMAT_VERSION``."""
     return json.dumps([_encode_effect(effect) for effect in effects], separators=(",", ":"))
 
 
-def decode(text: str, lookup: Lookup) -> list[Effect]:
-    """The effects ``encode`` wrote, ``Changed`` ones bound to the entries ``lookup`` finds."""
+def decode(text: str, version: int, lookup: Lookup) -> list[Effect]:
+    """The effects ``encode`` wrote in format ``version``, ``Changed`` ones bound to the entries
+    ``lookup`` finds; ``FormatError`` if ``version`` or a kind is not this code's."""
+    if version != FORMAT_VERSION:
+        raise FormatError(f"it is in format version {version}; this gateway reads version {FORMAT_VERSION} only")
     effects = []
-    for item in json.loads(text):
-        cls = EFFECTS[item.pop("type")]
+    for kind, item in json.loads(text):
+        cls = KINDS.get(kind)
+        if cls is None:
+            raise FormatError(f"it holds an effect of unknown kind {kind!r}")
         if cls is Changed:
             entry = lookup(item["entry"]) if item["entry"] is not None else None
             if entry is not None:
@@ -50,11 +89,12 @@ def decode(text: str, lookup: Lookup) -> list[Effect]:
     return effects
 
 
-def _encode_effect(effect: Effect) -> dict[str, Any]:
+def _encode_effect(effect: Effect) -> list[Any]:
+    kind = _KIND_OF[type(effect)]
     if isinstance(effect, Changed):
-        return {"type": "Changed", "entry": effect.entry.key, "field": effect.field,
-                "old": _plain(effect.old), "new": _plain(effect.new)}
-    return {"type": type(effect).__name__, **_plain(effect)}
+        return [kind, {"entry": effect.entry.key, "field": effect.field,
+                       "old": _plain(effect.old), "new": _plain(effect.new)}]
+    return [kind, _plain(effect)]
 
 
 _AS_IS = frozenset({str, int, bool, float, NoneType})

@@ -6,7 +6,9 @@ else the decisions need (duplicate keys, open holds, today's and each invoice's 
 tombstones, open batch totals, wrong voucher PINs) comes from replaying the journal's effects
 of the last ``replay_days`` days in journal order. Replaying ``BatchClosed`` or ``BatchItem``
 of a batch the terminal has since closed changes nothing, because each checks the terminal's
-``batch_seq``, already loaded at its latest.
+``batch_seq``, already loaded at its latest. A journal row in a format version or with an
+effect kind this code does not know stops the load, naming the row: a ledger rebuilt from a
+guess would decide wrongly.
 """
 
 from __future__ import annotations
@@ -47,15 +49,16 @@ def load(conn: Connection, ledger: Ledger, now: datetime, replay_days: int) -> i
 
 def _replay(conn: Connection, ledger: Ledger, since: datetime) -> None:
     query = (
-        select(transactions.c.id, transactions.c.effects)
+        select(transactions.c.id, transactions.c.format_version, transactions.c.effects)
         .where(transactions.c.at >= since, transactions.c.effects.is_not(None))
         .order_by(transactions.c.id)
         .execution_options(yield_per=REPLAY_BATCH)
     )
     lookup = ledger.by_key.get
-    for transaction_id, text in conn.execute(query):
+    for transaction_id, version, text in conn.execute(query):
         try:
-            for effect in journal.decode(text, lookup):
+            for effect in journal.decode(text, version, lookup):
                 effect.apply(ledger)
         except (KeyError, ValueError, TypeError) as e:
-            raise StoreError(f"journal row {transaction_id} cannot be replayed: {type(e).__name__}: {e}") from e
+            cause = str(e) if isinstance(e, journal.FormatError) else f"{type(e).__name__}: {e}"
+            raise StoreError(f"journal row {transaction_id} cannot be replayed: {cause}") from e

@@ -1,7 +1,8 @@
 """Decision records into the journal, in two steps: ``prepare`` and ``write``.
 
-A record is one ``transactions`` row with its replayable effects as JSON; the effects that
-are not replayed become rows of their own: a ``Posting`` a ``postings`` row (lot balances are
+A record is one ``transactions`` row with its replayable effects as JSON, in the journal
+format whose version the row keeps (``journal.FORMAT_VERSION``); the effects that are not
+replayed become rows of their own: a ``Posting`` a ``postings`` row (lot balances are
 summed from those), a ``LotCreated`` a ``lots`` row, an ``AccrualBooked`` an ``accruals``
 row, a ``PointsMoved`` an addition to the account's ``points``, an ``Updated`` one column
 of an account, accrual or voucher, a ``Session`` the terminal's ``signed_on``, a
@@ -11,10 +12,11 @@ A voucher's ``state`` is updated only where the row still has the state the deci
 where it has not (another gateway node or an operator changed it), the whole group commit
 fails: the double-spend guard.
 
-``prepare`` is pure Python and runs where the decision is made, so the rows say what was
-decided even if later decisions change the ledger before the commit. ``write`` hands whole
-batches of plain tuples to the database driver in a few multi-row statements, so that the
-writer thread hardly competes with the reactor for the GIL.
+``prepare`` is pure Python and runs where the decision is made, on the reactor, so the rows
+say what was decided even if later decisions change the ledger before the commit; they are
+plain tuples, cheap to pickle through the pipe to the writer process (``daemon/writer.py``).
+In the daemon ``write`` runs in that process; it hands whole batches to the database driver
+in a few multi-row statements.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from .schema import accounts, accruals, batches, lots, postings, terminals, tran
 
 TRANSACTION_COLUMNS = (
     "id", "at", "kind", "terminal", "branch", "key", "repeat", "card", "account_id", "requested", "approved",
-    "code", "binding_limit", "rrn", "auth_code", "invoice", "day", "ref", "message", "effects",
+    "code", "binding_limit", "rrn", "auth_code", "invoice", "day", "ref", "message", "effects", "format_version",
 )
 POSTING_COLUMNS = ("transaction_id", "lot_id", "account_id", "delta")
 LOT_COLUMNS = ("id", "account_id", "amount", "created_at", "expires_at", "source")
@@ -199,9 +201,8 @@ def _new_ids(conn: Connection, count: int) -> list[int]:
 def _insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Multi-row INSERT statements, each under SQLite's oldest limit of 999 parameters.
 
-    One statement for many rows, not ``executemany``: SQLite's driver gives up the GIL and
-    takes it back around every row it steps, and each taking back may wait for the busy
-    reactor thread; one statement waits once.
+    One statement for many rows, not ``executemany``: the database runs one statement per
+    chunk instead of one per row.
     """
     per_statement = MAX_PARAMETERS // len(columns)
     for start in range(0, len(rows), per_statement):
@@ -231,7 +232,7 @@ def _transaction(record: Record, effects: str | None) -> tuple[Any, ...]:
         record.at, record.kind, record.terminal, record.branch, record.key, record.repeat, record.card,
         record.account_id, record.requested, outcome.amount, outcome.code.value,
         outcome.limit.value if outcome.limit else None, outcome.rrn, outcome.auth_code, record.invoice,
-        record.day, record.ref, outcome.message, effects,
+        record.day, record.ref, outcome.message, effects, journal.FORMAT_VERSION,
     )
 
 

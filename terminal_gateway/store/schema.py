@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -133,10 +134,14 @@ transactions = Table(
     Column("ref", String, nullable=True),
     Column("message", Text, nullable=False),
     Column("effects", Text, nullable=True),
+    Column("format_version", SmallInteger, nullable=False, server_default=text("1")),
 )
 # ``key`` has no index, let alone a unique one: duplicate detection is the ledger's, within its
 # replay window (DE7 has no year and terminals reset their STAN, so an old key may lawfully
 # come back), and every index is written on every group commit.
+# ``format_version`` is the format of ``journal.py`` the row's ``effects`` were written in, so
+# that the loader reads only what it understands. Its default, 1, is the format from before
+# versions (revision 0004 added them): the loader refuses a row inserted without its version.
 
 postings = Table(
     "postings",

@@ -41,8 +41,9 @@ def test_records_become_journal_rows_postings_sessions_and_batches(store: Store,
         key, TID, "627412******" + card.pan[-4:], 120_000, 120_000, "00", None, outcome.rrn, outcome.auth_code,
         "INV-1", "2031-03-01")
     assert redeem.at == clinic.now and redeem.at.tzinfo is not None
-    assert {effect["type"] for effect in json.loads(redeem.effects)} == {
-        "DailyUsage", "InvoiceUsage", "BatchItem", "Recorded"}  # postings are rows, not replayed
+    assert {kind for kind, _ in json.loads(redeem.effects)} == {
+        "daily_usage", "invoice_usage", "batch_item", "recorded"}  # postings are rows, not replayed
+    assert {row.format_version for row in journal.values()} == {2}
     assert sorted((p.transaction_id, p.delta) for p in _rows(store_url, postings)) == [
         (redeem.id, -100_000), (redeem.id, -20_000)]
     (terminal,) = _rows(store_url, terminals)

@@ -48,13 +48,10 @@ from terminal_gateway.store.reports import Calendar, Expired, Figures
 from terminal_gateway.store.schema import accruals, cards, lots, postings, transactions
 from terminal_gateway.vocabulary import AccrualReturn, Accrue, Code, Reverse, mask_pan
 
-from .store import conftest as store_fixtures
-from .store.clinic import START, Clinic, card_number
-from .support import BRANCH, make_config
-from .test_cli import Result, run
+from ..support import BRANCH, make_config
+from ..test_cli import Result, run
+from .clinic import START, Clinic, card_number
 from .test_reports import figures, parse_csv
-
-postgres_url, store_url, store = store_fixtures.postgres_url, store_fixtures.store_url, store_fixtures.store
 
 T1, T2, T9 = "T0000001", "T0000002", "T0000009"
 OTHER_BRANCH = "CLINIC000000002"

@@ -40,13 +40,9 @@ from terminal_gateway.vocabulary import (
     mask_pan,
 )
 
-from .store import conftest as store_fixtures
-from .store.clinic import START, TID, Clinic, card_number
-from .support import BRANCH
-from .test_cli import Result, run
-
-# The store tests' fixtures: every report function is tried on SQLite and on PostgreSQL.
-postgres_url, store_url, store = store_fixtures.postgres_url, store_fixtures.store_url, store_fixtures.store
+from ..support import BRANCH
+from ..test_cli import Result, run
+from .clinic import START, TID, Clinic, card_number
 
 T1 = TID
 T2 = "T0000002"
@@ -54,6 +50,7 @@ T9 = "T0000009"
 OTHER_BRANCH = "CLINIC000000002"
 DAY = date(2031, 3, 1)
 TEHRAN = Calendar(ZoneInfo("Asia/Tehran"), 4)
+
 
 @dataclass(frozen=True)
 class Journal:
