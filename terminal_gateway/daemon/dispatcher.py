@@ -16,7 +16,6 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from ..rules import RuleCore
-from ..rules.calendar import business_day
 from ..rules.core import Decision, Record
 from ..vocabulary import Code, Outcome, Request, TerminalFamily, mask_pan
 
@@ -73,8 +72,7 @@ class Dispatcher:
 
     def business_day(self, branch: str, now: datetime) -> str:
         """The business day at ``branch`` (its time zone and cut-off hour) that ``now`` is in."""
-        where = self.core.config.branches[branch]
-        return business_day(now, where.timezone, where.day_cutoff_hour)
+        return self.core.terms.day(branch, now)
 
     def _internal_error(self, request: Request) -> Deferred[Outcome]:
         """A bug met deciding or recording ``request``: what it changed is undone, it is
