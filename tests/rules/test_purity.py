@@ -14,8 +14,8 @@ ROOT = PACKAGE.parent
 PURE_FILES = (*sorted((PACKAGE / "rules").glob("*.py")), PACKAGE / "program.py", PACKAGE / "vocabulary.py")
 PURE_MODULES = ("terminal_gateway.rules", "terminal_gateway.program", "terminal_gateway.vocabulary")
 STANDARD = frozenset({
-    "__future__", "calendar", "collections.abc", "dataclasses", "datetime", "enum", "functools", "hashlib",
-    "heapq", "hmac", "random", "typing", "zoneinfo",
+    "__future__", "calendar", "collections.abc", "dataclasses", "datetime", "enum", "hashlib", "heapq", "hmac",
+    "random", "typing", "zoneinfo",
 })
 
 
