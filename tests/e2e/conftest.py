@@ -89,6 +89,18 @@ class Gateway:
 Sent = list[tuple[dict[str, str], Reply | None]]
 
 
+async def until_answered(sent: Sent, count: int, limit: float = 60.0) -> None:
+    """Wait until ``count`` requests of the streams got an approval: a count, not a time, so
+    that a busy machine holds a test as well as an idle one (bounded by ``limit`` seconds)."""
+    from twisted.internet import reactor, task
+
+    for _ in range(int(limit / 0.05)):
+        if sum(1 for _, reply in sent if reply is not None and reply.approved) >= count:
+            return
+        await task.deferLater(reactor, 0.05, lambda: None)
+    raise AssertionError(f"fewer than {count} approvals in {limit:g} s")
+
+
 async def stream_redemptions(terminal: SimulatedTerminal, cards: int, amount: int, sent: Sent) -> None:
     """Sign on, then redeem ``amount`` on cards 1..``cards`` in turn until the connection
     ends, recording each request with its reply (``None``: it got none)."""

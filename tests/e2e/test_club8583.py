@@ -12,7 +12,7 @@ from terminal_gateway.protocols.club8583 import load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
 from terminal_gateway.simulators.population import card_number
 
-from .conftest import Gateway, Sent, stream_redemptions
+from .conftest import Gateway, Sent, stream_redemptions, until_answered
 
 
 def member(gateway: Gateway, index: int) -> dict:
@@ -136,14 +136,12 @@ async def test_bad_input_gets_an_answer_and_the_daemon_stays_up(gateway: Gateway
 async def test_kill_during_approvals_loses_nothing_and_repeats_replay(gateway: Gateway) -> None:
     """kill -9 while four terminals stream redemptions: every answered approval survives the
     restart, every repeat replays its answer, and no rial is lost or spent twice."""
-    from twisted.internet import reactor, task
-
     gateway.enrol(members=20)
     gateway.start()
     terminals = [await gateway.terminal(i) for i in range(1, 5)]
     sent: Sent = []
     streams = [defer.ensureDeferred(stream_redemptions(t, 20, 1_000, sent)) for t in terminals]
-    await task.deferLater(reactor, 1.5, lambda: None)
+    await until_answered(sent, 60)
     gateway.kill()
     for done in streams:
         await done
@@ -214,17 +212,14 @@ async def test_when_the_store_fails_nothing_is_approved_and_it_recovers(gateway:
 async def test_sigterm_during_a_stream_stops_cleanly_and_keeps_every_answer(gateway: Gateway) -> None:
     """SIGTERM while terminals stream: exit 0, and every approval a terminal was told of is
     durable; what was refused or unanswered moved nothing."""
-    from twisted.internet import reactor, task
+    from twisted.internet import reactor
 
     gateway.enrol(members=10, credit=10_000_000)
     gateway.start()
     terminals = [await gateway.terminal(i) for i in range(1, 4)]
     sent: Sent = []
     streams = [defer.ensureDeferred(stream_redemptions(t, 10, 100, sent)) for t in terminals]
-    for _ in range(600):  # a count of approvals, not a time, so that a busy machine holds it too
-        if sum(1 for _, reply in sent if reply is not None and reply.approved) >= 20:
-            break
-        await task.deferLater(reactor, 0.05, lambda: None)
+    await until_answered(sent, 20)
     stopping: defer.Deferred[int] = defer.Deferred()
     reactor.callInThread(lambda: reactor.callFromThread(stopping.callback, gateway.stop()))
     assert await stopping == 0
