@@ -11,6 +11,7 @@ import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,13 +37,27 @@ from .vocabulary import MAX_AMOUNT
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
              "services", "interval_rules", "discount_scale", "gift_cards", "vouchers",
-             "stations", "clubcard", "counter")
+             "stations", "clubcard", "counter", "concentrators")
 MASTER_KEY_SIZES = (16, 32)  # bytes of the club card issuer master key (AES-128 or AES-256)
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
 
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message is for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLimits:
+    """What a TCP listener bears of one connection, and of one address, before it closes them.
+
+    The defaults are far beyond what an honest terminal does (it sends a whole frame at once,
+    answers nothing wrongly ten times, and a branch has a few dozen terminals behind one
+    address at most) and well short of what lets one host tie the gateway up."""
+
+    idle_seconds: float = 300.0  # no byte at all for this long: closed
+    frame_seconds: float = 10.0  # part of a frame waiting for the rest this long: closed
+    max_bad_frames: int = 10  # frames answered 30, 58 or 63 on one connection: then closed
+    max_connections_per_address: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +76,7 @@ class Listener:
     branch: str | None = None
     baudrate: int | None = None
     description: str | None = None  # the file's ``endpoint``, in place of host and port
+    limits: LinkLimits = field(default_factory=LinkLimits)
 
     @property
     def endpoint(self) -> str:
@@ -123,6 +139,7 @@ class Config:
     stations: tuple[Station, ...] = ()
     clubcard: ClubCardSettings = field(default_factory=ClubCardSettings)
     counter: CounterSettings = field(default_factory=CounterSettings)
+    concentrators: dict[str, frozenset[str]] = field(default_factory=dict)  # source address -> terminals
 
     @property
     def default_group(self) -> Group:
@@ -294,7 +311,15 @@ def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branc
         s.fail("profile", f"a {protocol} firmware profile: " + (", ".join(own) or "none found"), profile)
     if families.family(protocol).transport is Transport.TCP:
         host, port, description = _endpoint(s, 8583)
-        listener = Listener(protocol, profile, host, port, description=description)
+        usual = LinkLimits()
+        limits = LinkLimits(
+            idle_seconds=s.positive("idle_seconds", usual.idle_seconds),
+            frame_seconds=s.positive("frame_seconds", usual.frame_seconds),
+            max_bad_frames=s.amount("max_bad_frames", lower=1, default=usual.max_bad_frames) or 0,
+            max_connections_per_address=s.amount("max_connections_per_address", lower=1,
+                                                 default=usual.max_connections_per_address) or 0,
+        )
+        listener = Listener(protocol, profile, host, port, description=description, limits=limits)
     else:
         terminal = s.get("terminal", str, required=True)
         if not 1 <= len(terminal) <= 8:
@@ -306,6 +331,26 @@ def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branc
                             terminal=terminal, branch=branch, baudrate=s.amount("baudrate", lower=50))
     s.done()
     return listener
+
+
+def _concentrators(root: _Section) -> dict[str, frozenset[str]]:
+    """``[[concentrators]]``: a source address whose connections speak for the terminals it names
+    (a concentrator relaying several terminals over one connection)."""
+    found: dict[str, frozenset[str]] = {}
+    for s in root.each("concentrators"):
+        source = s.get("source", str, required=True)
+        try:
+            address = str(ip_address(source))
+        except ValueError:
+            s.fail("source", "an IP address", source)
+        if address in found:
+            s.fail("source", "an address no other concentrator has", source)
+        terminals = s.get("terminals", list, required=True)
+        if not terminals or not all(isinstance(t, str) and 1 <= len(t) <= 8 for t in terminals):
+            s.fail("terminals", "an array of terminal ids (1 to 8 characters each)", terminals)
+        found[address] = frozenset(terminals)
+        s.done()
+    return found
 
 
 def _station(s: _Section, branches: dict[str, Branch]) -> Station:
@@ -437,6 +482,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         stations=tuple(stations),
         clubcard=_clubcard(root, base, stations),
         counter=_counter(root),
+        concentrators=_concentrators(root),
     )
 
 

@@ -7,6 +7,7 @@ decision is durable, in whatever order that happens (terminals match their own i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -14,45 +15,84 @@ from twisted.application.service import Service
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 
-from ..config import Config, Listener
+from ..config import Config, LinkLimits, Listener
 from ..families import terminal_family
 from ..protocols import club8583, smartpos
-from ..protocols.events import HostConnection, RemoteProtocolError
+from ..protocols.events import RemoteProtocolError, StreamConnection
 from ..vocabulary import TerminalFamily
 from . import Gateway
 from .exchange import Exchange
+from .guard import LinkGuard
 
-__all__ = ["EndpointListener", "LinkFactory", "TCPListener", "club8583_listener", "smartpos_listener"]
+__all__ = ["EndpointListener", "LinkFactory", "TCPListener", "club8583_listener", "codec_listener", "smartpos_listener"]
 
 
-class TerminalLink(Protocol):
+class TerminalLink(TimeoutMixin, Protocol):
     """A terminal's connection, known to its factory's ``connections`` while it is open, so
-    that a stopping gateway can close what is left once every answer went out."""
+    that a stopping gateway can close what is left once every answer went out.
+
+    It is closed when it sends nothing for ``idle_seconds``, leaves part of a frame waiting
+    for ``frame_seconds`` (a slow sender holds no connection for long), or sends too much
+    that is refused (``guard.LinkGuard``)."""
 
     factory: LinkFactory
     exchange: Exchange
+    _frame_timer: Any = None
 
     def connectionMade(self) -> None:
         factory = self.factory
-        factory.connections.add(self)
-        self.exchange = Exchange(factory.new_connection(), factory.family, factory.gateway, self.answer, self.peer,
-                                 factory.log)
+        factory.opened(self)
+        limits = factory.limits
+        guard = LinkGuard(limits.max_bad_frames, factory.concentrators.get(self.address()))
+        self.codec = factory.new_connection()
+        self.exchange = Exchange(self.codec, factory.family, factory.gateway, self.answer, self.peer, factory.log,
+                                 guard, self.refuse)
+        self.callLater = factory.reactor.callLater
+        self.setTimeout(limits.idle_seconds)
 
     def connectionLost(self, reason: object = None) -> None:
-        self.factory.connections.discard(self)
+        self.setTimeout(None)
+        self._stop_frame_timer()
+        self.factory.closed(self)
 
     def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
         try:
             self.exchange.receive(data)
         except RemoteProtocolError as e:
-            self.factory.log.warn("closing connection from {peer}: {reason}", peer=self.peer(), reason=str(e))
-            self.transport.loseConnection()
+            self.refuse(str(e))
+            return
+        if not self.codec.partial:
+            self._stop_frame_timer()
+        elif self._frame_timer is None:
+            self._frame_timer = self.callLater(self.factory.limits.frame_seconds, self.refuse,
+                                               f"part of a frame waited {self.factory.limits.frame_seconds:g} s "
+                                               "for the rest")
+
+    def timeoutConnection(self) -> None:
+        self.refuse(f"nothing received for {self.factory.limits.idle_seconds:g} s")
+
+    def refuse(self, reason: str) -> None:
+        self._stop_frame_timer()
+        self.setTimeout(None)
+        self.factory.log.warn("closing connection from {peer}: {reason}", peer=self.peer(), reason=reason)
+        self.transport.loseConnection()
+
+    def _stop_frame_timer(self) -> None:
+        if self._frame_timer is not None and self._frame_timer.active():
+            self._frame_timer.cancel()
+        self._frame_timer = None
 
     def answer(self, data: bytes) -> None:
         if self.transport is not None and self.connected:
             self.transport.write(data)
+
+    def address(self) -> str:
+        peer = self.transport.getPeer() if self.transport else None
+        return str(getattr(peer, "host", ""))
 
     def peer(self) -> str:
         peer = self.transport.getPeer() if self.transport else None
@@ -60,15 +100,37 @@ class TerminalLink(Protocol):
 
 
 class LinkFactory(Factory):
-    """One listener's connections: each gets a codec connection from ``new_connection``."""
+    """One listener's connections: each gets a codec connection from ``new_connection``, and
+    an address gets at most ``limits.max_connections_per_address`` of them at once."""
 
     noisy = False
     protocol = TerminalLink
 
-    def __init__(self, new_connection: Callable[[], HostConnection], family: TerminalFamily, gateway: Gateway,
-                 log: Logger) -> None:
+    def __init__(self, new_connection: Callable[[], StreamConnection], family: TerminalFamily, gateway: Gateway,
+                 log: Logger, limits: LinkLimits, concentrators: dict[str, frozenset[str]], reactor: Any) -> None:
         self.new_connection, self.family, self.gateway, self.log = new_connection, family, gateway, log
+        self.limits, self.concentrators, self.reactor = limits, concentrators, reactor
         self.connections: set[TerminalLink] = set()
+        self.per_address: Counter[str] = Counter()
+
+    def buildProtocol(self, addr: Any) -> TerminalLink | None:
+        host = str(getattr(addr, "host", ""))
+        if self.per_address[host] >= self.limits.max_connections_per_address:
+            self.log.warn("refusing a connection from {host}: it has {count} open already "
+                          "(max_connections_per_address)", host=host, count=self.per_address[host])
+            return None
+        return super().buildProtocol(addr)
+
+    def opened(self, link: TerminalLink) -> None:
+        self.connections.add(link)
+        self.per_address[link.address()] += 1
+
+    def closed(self, link: TerminalLink) -> None:
+        if link in self.connections:
+            self.connections.discard(link)
+            self.per_address[link.address()] -= 1
+            if not self.per_address[link.address()]:
+                del self.per_address[link.address()]
 
 
 class EndpointListener(Service):
@@ -109,16 +171,22 @@ class TCPListener(EndpointListener):
             link.transport.loseConnection()
 
 
+def codec_listener(listener: Listener, profile: Any, config: Config, gateway: Gateway, reactor: Any,
+                   new_connection: Callable[[], StreamConnection]) -> TCPListener:
+    """The listener of a TCP family: each connection gets its own codec from ``new_connection``."""
+    factory = LinkFactory(new_connection, terminal_family(profile), gateway,
+                          Logger(namespace=f"terminal_gateway.{listener.protocol}"), listener.limits,
+                          config.concentrators, reactor)
+    return TCPListener(listener, factory, reactor)
+
+
 def club8583_listener(listener: Listener, profile: club8583.Profile, config: Config, gateway: Gateway,
                       reactor: Any) -> TCPListener:
     codec = club8583.HostCodec(profile, config.program.currency)
-    factory = LinkFactory(lambda: club8583.HostConnection(codec), terminal_family(profile), gateway,
-                          Logger(namespace="terminal_gateway.club8583"))
-    return TCPListener(listener, factory, reactor)
+    return codec_listener(listener, profile, config, gateway, reactor, lambda: club8583.HostConnection(codec))
 
 
 def smartpos_listener(listener: Listener, profile: smartpos.Profile, config: Config, gateway: Gateway,
                       reactor: Any) -> TCPListener:
-    factory = LinkFactory(lambda: smartpos.HostConnection(profile.max_message), terminal_family(profile), gateway,
-                          Logger(namespace="terminal_gateway.smartpos"))
-    return TCPListener(listener, factory, reactor)
+    return codec_listener(listener, profile, config, gateway, reactor,
+                          lambda: smartpos.HostConnection(profile.max_message))

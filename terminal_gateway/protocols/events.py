@@ -13,7 +13,7 @@ from typing import Protocol
 
 from ..vocabulary import Outcome, Request
 
-__all__ = ["Answer", "Decide", "Event", "HostConnection", "RemoteProtocolError", "Unanswered"]
+__all__ = ["Answer", "Decide", "Event", "HostConnection", "RemoteProtocolError", "StreamConnection", "Unanswered"]
 
 
 class RemoteProtocolError(Exception):
@@ -56,3 +56,11 @@ class HostConnection(Protocol):
 
     def send(self, event: Decide, outcome: Outcome) -> bytes:
         """The bytes answering ``event``."""
+
+
+class StreamConnection(HostConnection, Protocol):
+    """A codec over a byte stream (TCP), which may hold part of a message."""
+
+    @property
+    def partial(self) -> bool:
+        """Whether received bytes wait for the rest of their message."""

@@ -68,6 +68,11 @@ class FrameBuffer:
         self._buf = bytearray()
         self._pos = 0
 
+    @property
+    def partial(self) -> bool:
+        """Whether part of a frame is waiting for the rest."""
+        return len(self._buf) > self._pos
+
     def feed(self, data: bytes) -> list[bytes]:
         """Take received bytes; return the bodies of the frames they complete, in order."""
         buf = self._buf

@@ -143,6 +143,12 @@ class RuleCore:
         request, ledger = d.request, d.ledger
         if isinstance(request, Echo):
             return self._terminal_check(d) or Outcome(Code.APPROVED), None
+        if request.terminal not in ledger.terminals:
+            # Nobody's request: answered, but neither journalled nor remembered, so a flood of
+            # made-up terminal ids costs no row and no memory (the drivers count it per link).
+            if isinstance(request, Malformed):
+                return Outcome(request.code, message=request.reason), None
+            return self._terminal_check(d), None
         if isinstance(request, Malformed):
             outcome = Outcome(request.code, message=request.reason)
             return outcome, self._record(d, Kind.MALFORMED, outcome, with_key=False)

@@ -18,13 +18,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
-from twisted.logger import Logger
 
 from terminal_gateway import families, firmware
 from terminal_gateway.config import Config, ConfigError, Listener, load
 from terminal_gateway.drivers import Gateway, make_listener
-from terminal_gateway.drivers.tcp import LinkFactory, TCPListener
-from terminal_gateway.families import Family, Transport, terminal_family
+from terminal_gateway.drivers.tcp import TCPListener, codec_listener
+from terminal_gateway.families import Family, Transport
 from terminal_gateway.protocols.events import Decide, Event, RemoteProtocolError
 from terminal_gateway.simulators.local import free_port
 from terminal_gateway.vocabulary import Code, Echo, Outcome
@@ -58,6 +57,10 @@ class LinesConnection:
             raise RemoteProtocolError("line too long")
         self.events.extend(Decide(Echo(terminal=line.decode("ascii"))) for line in lines)
 
+    @property
+    def partial(self) -> bool:
+        return bool(self.buffer)
+
     def next_event(self) -> Event | None:
         return self.events.popleft() if self.events else None
 
@@ -70,9 +73,7 @@ class LinesConnection:
 
 def lines_listener(listener: Listener, profile: LinesProfile, config: Config, gateway: Gateway,
                    reactor: Any) -> TCPListener:
-    factory = LinkFactory(lambda: LinesConnection(profile), terminal_family(profile), gateway,
-                          Logger(namespace="terminal_gateway.lines"))
-    return TCPListener(listener, factory, reactor)
+    return codec_listener(listener, profile, config, gateway, reactor, lambda: LinesConnection(profile))
 
 
 # -- and its one row ------------------------------------------------------------------------------

@@ -3,10 +3,14 @@ codec, answers written when decided in whatever order, failures answered 96 and 
 
 from __future__ import annotations
 
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, capturedLogs
 
-from terminal_gateway.config import Listener
+from terminal_gateway.config import LinkLimits, Listener
 from terminal_gateway.drivers.tcp import LinkFactory, TerminalLink, club8583_listener, smartpos_listener
 from terminal_gateway.protocols import club8583, smartpos
 from terminal_gateway.protocols.framing import FrameBuffer
@@ -22,22 +26,25 @@ CARD = "6037990000000001"
 BALANCE = pb.Balance(card=pb.Card(pan=CARD))
 
 
-def connect(factory: LinkFactory) -> tuple[TerminalLink, StringTransport]:
-    link = factory.buildProtocol(None)
-    transport = StringTransport()
+def connect(factory: LinkFactory, host: str = "10.0.0.1") -> tuple[TerminalLink, StringTransport]:
+    address = IPv4Address("TCP", host, 40000)
+    link = factory.buildProtocol(address)
+    transport = StringTransport(peerAddress=address)
     link.makeConnection(transport)
     return link, transport
 
 
-def smartpos_link(gateway: FakeGateway) -> tuple[LinkFactory, TerminalLink, StringTransport]:
-    listener = smartpos_listener(Listener("smartpos", "smartpos-app"), smartpos.load_profile("smartpos-app"),
-                                 make_config(), gateway, None)
+def smartpos_link(gateway: FakeGateway, clock: Clock | None = None, limits: LinkLimits | None = None,
+                  **config: Any) -> tuple[LinkFactory, TerminalLink, StringTransport]:
+    listener = smartpos_listener(Listener("smartpos", "smartpos-app", limits=limits or LinkLimits()),
+                                 smartpos.load_profile("smartpos-app"), make_config(**config), gateway,
+                                 clock or Clock())
     return listener.factory, *connect(listener.factory)
 
 
 def club8583_link(gateway: FakeGateway) -> tuple[club8583.Profile, TerminalLink, StringTransport]:
     profile = club8583.load_profile("club-t2")
-    listener = club8583_listener(Listener("club8583", "club-t2"), profile, make_config(), gateway, None)
+    listener = club8583_listener(Listener("club8583", "club-t2"), profile, make_config(), gateway, Clock())
     return profile, *connect(listener.factory)
 
 
@@ -110,3 +117,89 @@ def test_an_answer_that_cannot_be_encoded_is_logged_and_answered_96() -> None:
     [response] = [terminal.decode(body) for body in frames.feed(transport.value())]
     assert response["39"] == Code.MALFUNCTION.value
     assert any(event["log_level"] is LogLevel.critical and "answering 96" in event["log_format"] for event in events)
+
+
+def ping(terminal: TerminalConnection, tid: str, request_id: int = 1) -> bytes:
+    return terminal.send(pb.Request(request_id=request_id, terminal_id=tid, ping=pb.Ping()))
+
+
+def test_a_connection_speaks_only_for_the_terminal_it_first_named() -> None:
+    gateway = FakeGateway()
+    _, link, transport = smartpos_link(gateway)
+    terminal = TerminalConnection()
+    link.dataReceived(ping(terminal, "S1", 1) + ping(terminal, "S2", 2) + ping(terminal, "S1", 3))
+    (first, _, _), (spoofed, _, refused), (third, _, _) = gateway.pending
+    assert isinstance(first, Echo) and isinstance(third, Echo)
+    assert isinstance(spoofed, Malformed) and spoofed.code is Code.SECURITY_VIOLATION
+    assert spoofed.terminal == "S1", "journalled against the terminal the connection belongs to"
+    assert "speaks for terminal S1, not 'S2'" in spoofed.reason and "10.0.0.1" in spoofed.reason
+    refused.callback(Outcome(Code.SECURITY_VIOLATION, message=spoofed.reason))
+    [response] = terminal.receive_data(transport.value())
+    assert (response.request_id, response.code) == (2, "63")
+
+
+def test_a_concentrator_speaks_for_the_terminals_it_names_and_no_other() -> None:
+    gateway = FakeGateway()
+    _, link, _ = smartpos_link(gateway, concentrators={"10.0.0.1": frozenset({"S1", "S2"})})
+    terminal = TerminalConnection()
+    link.dataReceived(ping(terminal, "S1", 1) + ping(terminal, "S2", 2) + ping(terminal, "S3", 3))
+    requests = [request for request, _, _ in gateway.pending]
+    assert [type(r).__name__ for r in requests] == ["Echo", "Echo", "Malformed"]
+    assert "not one this concentrator speaks for" in requests[2].reason
+
+
+def test_a_flood_of_junk_reaches_the_gateway_a_few_times_then_the_link_closes() -> None:
+    gateway = FakeGateway()
+    _, link, transport = smartpos_link(gateway, limits=LinkLimits(max_bad_frames=5))
+    link.dataReceived(bytes(100 * 1024))  # 102,400 empty messages, each one malformed
+    assert len(gateway.pending) == 5 and transport.disconnecting
+    assert all(isinstance(request, Malformed) for request, _, _ in gateway.pending)
+
+
+def test_requests_refused_by_the_gateway_count_too() -> None:
+    gateway = FakeGateway()
+    _, link, transport = smartpos_link(gateway, limits=LinkLimits(max_bad_frames=3))
+    terminal = TerminalConnection()
+    link.dataReceived(b"".join(ping(terminal, "NOBODY", n) for n in range(1, 5)))
+    for _, _, answer in gateway.pending[:2]:
+        answer.callback(Outcome(Code.NOT_PERMITTED_TERMINAL))
+    assert not transport.disconnecting
+    gateway.pending[2][2].callback(Outcome(Code.NOT_PERMITTED_TERMINAL))
+    assert transport.disconnecting
+
+
+def test_an_idle_connection_and_a_slow_frame_are_closed() -> None:
+    clock = Clock()
+    _, idle, idle_transport = smartpos_link(FakeGateway(), clock, LinkLimits(idle_seconds=60, frame_seconds=5))
+    clock.advance(59)
+    assert not idle_transport.disconnecting
+    idle.dataReceived(ping(TerminalConnection(), "S1"))  # any byte starts the minute again
+    clock.advance(59)
+    assert not idle_transport.disconnecting
+    clock.advance(2)
+    assert idle_transport.disconnecting
+
+    clock = Clock()
+    gateway = FakeGateway()
+    _, slow, slow_transport = smartpos_link(gateway, clock, LinkLimits(idle_seconds=60, frame_seconds=5))
+    frame = ping(TerminalConnection(), "S1")
+    slow.dataReceived(frame[:2])
+    clock.advance(4)
+    slow.dataReceived(frame[2:])  # the rest in time: decided, the timer gone
+    clock.advance(4)
+    assert gateway.pending and not slow_transport.disconnecting
+    slow.dataReceived(frame[:1])
+    clock.advance(5)
+    assert slow_transport.disconnecting
+
+
+def test_an_address_gets_a_bounded_number_of_connections() -> None:
+    listener = smartpos_listener(Listener("smartpos", "smartpos-app", limits=LinkLimits(max_connections_per_address=2)),
+                                 smartpos.load_profile("smartpos-app"), make_config(), FakeGateway(), Clock())
+    factory = listener.factory
+    first, _ = connect(factory)
+    connect(factory)
+    assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1)) is None
+    assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.2", 1)) is not None, "another address is not held up"
+    first.connectionLost()
+    assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1)) is not None

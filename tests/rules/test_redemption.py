@@ -13,6 +13,7 @@ from terminal_gateway.vocabulary import (
     Complete,
     Echo,
     Limit,
+    Malformed,
     Reconcile,
     Redeem,
     Refund,
@@ -130,6 +131,20 @@ def test_wrong_currency_and_foreign_branch_are_refused(club: Club) -> None:
     assert redeem(club, card, 1, branch="OTHER").outcome.code is Code.NOT_PERMITTED_TERMINAL
     assert redeem(club, card, 1, terminal="NOPE").outcome.code is Code.NOT_PERMITTED_TERMINAL
     assert club.balance(card) == 50_000
+
+
+def test_an_unregistered_terminal_is_answered_but_neither_journalled_nor_remembered(club: Club) -> None:
+    """A flood of made-up terminal ids must cost no journal row and no memory."""
+    card = club.member(1, 50_000)
+    remembered = len(club.core.ledger.by_key)
+    decision = redeem(club, card, 1, terminal="NOPE")
+    assert decision.outcome.code is Code.NOT_PERMITTED_TERMINAL
+    assert "'NOPE' is not registered" in decision.outcome.message
+    malformed = club.send(Malformed, terminal="NOPE", code=Code.FORMAT_ERROR, reason="DE4: missing")
+    assert malformed.outcome.code is Code.FORMAT_ERROR and malformed.outcome.message == "DE4: missing"
+    assert decision.records == malformed.records == ()
+    assert len(club.core.ledger.by_key) == remembered
+    assert club.send(Malformed, code=Code.FORMAT_ERROR, reason="DE4: missing").records, "a registered one's is"
 
 
 def test_sign_on_required_by_the_family(club: Club) -> None:

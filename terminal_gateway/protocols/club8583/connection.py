@@ -44,6 +44,10 @@ class HostConnection:
         for body in bodies:
             self._events.append(self._event(body))
 
+    @property
+    def partial(self) -> bool:
+        return self._frames.partial
+
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
 

@@ -38,6 +38,10 @@ class _Connection:
     def __init__(self, max_message: int = MAX_MESSAGE) -> None:
         self._framer = VarintFramer(max_message)
 
+    @property
+    def partial(self) -> bool:
+        return self._framer.partial
+
     def _bodies(self, data: bytes) -> list[bytes]:
         try:
             return self._framer.feed(data)

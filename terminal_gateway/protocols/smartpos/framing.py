@@ -44,6 +44,11 @@ class VarintFramer:
         self.max_message = max_message
         self._buf = bytearray()
 
+    @property
+    def partial(self) -> bool:
+        """Whether part of a message is waiting for the rest."""
+        return bool(self._buf)
+
     def feed(self, data: bytes) -> list[bytes]:
         """Take received bytes; return the bodies of the messages they complete, in order."""
         buf = self._buf
