@@ -8,8 +8,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, load_profile
@@ -87,6 +89,17 @@ class Gateway:
 
 
 Sent = list[tuple[dict[str, str], Reply | None]]
+
+
+def journal(gateway: Gateway) -> list[tuple[Any, ...]]:
+    """(kind, terminal, code, approved, message) of every journal row, in order."""
+    engine = create_engine(gateway.url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT kind, terminal, code, approved, message FROM transactions ORDER BY id"))
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
 
 
 async def until_answered(sent: Sent, count: int, limit: float = 60.0) -> None:

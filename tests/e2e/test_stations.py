@@ -19,14 +19,13 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from sqlalchemy import create_engine, text
 
 from terminal_gateway.simulators.clubcard import VPCD_READER, VirtualClubCard, VirtualUidTag, VpcdCard, vpcd_problem
 from terminal_gateway.simulators.local import free_port, wait_for_port
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan
 
-from .conftest import Gateway
+from .conftest import Gateway, journal
 
 READER = VPCD_READER
 STATION = "CNTR0001"
@@ -72,16 +71,6 @@ def station(tmp_path: Path, vpcd: None, store_url: str) -> Iterator[tuple[Gatewa
     gateway.close_links()
     if gateway.process is not None:
         gateway.kill()
-
-
-def journal(gateway: Gateway) -> list[tuple[Any, ...]]:
-    engine = create_engine(gateway.url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT kind, terminal, code, approved, message FROM transactions ORDER BY id"))
-            return [tuple(row) for row in rows]
-    finally:
-        engine.dispose()
 
 
 def balance(gateway: Gateway, card: str) -> int:
