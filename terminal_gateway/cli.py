@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from .cli_tls import CertificateError, add_tls_commands
 from .config import ENV_VAR, Config, ConfigError, load
 from .firmware import ProfileError
 from .vocabulary import mask_pan
@@ -385,6 +386,7 @@ def parser() -> argparse.ArgumentParser:
     imp = terminal.add_parser("import", help="register terminals from a CSV file: tid,branch")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_terminal_import)
+    add_tls_commands(commands, terminal, with_store)
 
     member = _actions(commands, "member", "enrol and inspect members")
     add = member.add_parser("add", help="enrol a member with a club card")
@@ -548,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load(args.config) if getattr(args, "needs_config", True) else None
         result = args.func(config, args)
-    except (ConfigError, ProfileError, CommandError) as e:
+    except (ConfigError, ProfileError, CommandError, CertificateError) as e:
         return _failed(str(e))
     except KeyboardInterrupt:
         return _failed("interrupted", EXIT_INTERRUPTED)

@@ -61,6 +61,16 @@ class LinkLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """A TCP listener's TLS: the gateway's certificate and key (PEM files), and the CA whose
+    client certificates terminals must present (``None``: no client certificates asked)."""
+
+    certificate: Path
+    key: Path
+    client_ca: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Listener:
     """Where terminals of one protocol and firmware profile reach the gateway: a TCP
     ``endpoint`` (a Twisted server endpoint description, from ``host``/``port`` unless the
@@ -77,6 +87,7 @@ class Listener:
     baudrate: int | None = None
     description: str | None = None  # the file's ``endpoint``, in place of host and port
     limits: LinkLimits = field(default_factory=LinkLimits)
+    tls: TlsFiles | None = None
 
     @property
     def endpoint(self) -> str:
@@ -319,7 +330,8 @@ def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branc
             max_connections_per_address=s.amount("max_connections_per_address", lower=1,
                                                  default=usual.max_connections_per_address) or 0,
         )
-        listener = Listener(protocol, profile, host, port, description=description, limits=limits)
+        listener = Listener(protocol, profile, host, port, description=description, limits=limits,
+                            tls=_tls(s, Path(path).resolve().parent))
     else:
         terminal = s.get("terminal", str, required=True)
         if not 1 <= len(terminal) <= 8:
@@ -331,6 +343,29 @@ def _listener(path: str, index: int, table: Any, profiles: dict[str, str], branc
                             terminal=terminal, branch=branch, baudrate=s.amount("baudrate", lower=50))
     s.done()
     return listener
+
+
+def _tls(s: _Section, base: Path) -> TlsFiles | None:
+    """``tls_certificate`` and ``tls_key`` (both or neither) and ``tls_client_ca``: PEM files,
+    relative to the configuration file's folder, that must exist."""
+    names = {key: s.get(key, str) for key in ("tls_certificate", "tls_key", "tls_client_ca")}
+    if names["tls_certificate"] is None and names["tls_key"] is None:
+        if names["tls_client_ca"] is not None:
+            s.fail("tls_client_ca", "tls_certificate and tls_key too (client certificates need TLS)")
+        return None
+    files: dict[str, Path | None] = {}
+    for key, name in names.items():
+        if name is None:
+            if key != "tls_client_ca":
+                s.fail(key, "a PEM file (tls_certificate and tls_key go together)")
+            files[key] = None
+            continue
+        files[key] = base / name
+        if not files[key].is_file():
+            s.fail(key, f"a PEM file ({files[key]} is not one)", name)
+    certificate, key, client_ca = files["tls_certificate"], files["tls_key"], files["tls_client_ca"]
+    assert certificate is not None and key is not None
+    return TlsFiles(certificate, key, client_ca)
 
 
 def _concentrators(root: _Section) -> dict[str, frozenset[str]]:

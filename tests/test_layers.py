@@ -13,10 +13,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "terminal_gateway"
 
 # Top first. Each entry: the modules and folders of one layer (their first name in the package).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("cli", "simulators", "__main__"),
+    ("cli", "cli_tls", "simulators", "__main__"),
     ("daemon",),
     ("drivers",),
-    ("config", "config_program", "families"),  # what is configured: read by the daemon and drivers
+    ("config", "config_program", "families", "pki"),  # what is configured: read by the daemon and drivers
     ("protocols", "store"),
     ("firmware",),  # reading profile files, for the protocols
     ("rules",),

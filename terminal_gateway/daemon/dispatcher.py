@@ -74,6 +74,17 @@ class Dispatcher:
         """The business day at ``branch`` (its time zone and cut-off hour) that ``now`` is in."""
         return self.core.terms.day(branch, now)
 
+    def certificate_problem(self, terminal: str, issued: datetime) -> str | None:
+        """Why a client certificate of ``terminal`` issued at ``issued`` is refused: the
+        terminal is not registered, or its certificates were revoked after it was issued."""
+        known = self.core.ledger.terminals.get(terminal)
+        if known is None:
+            return f"the certificate names terminal {terminal!r}, which is not registered"
+        if known.certificates_from is not None and issued < known.certificates_from:
+            return (f"the certificate of terminal {terminal} was issued {issued:%Y-%m-%d %H:%M:%S} UTC, before its "
+                    f"certificates were revoked ({known.certificates_from:%Y-%m-%d %H:%M:%S} UTC)")
+        return None
+
     def _internal_error(self, request: Request) -> Deferred[Outcome]:
         """A bug met deciding or recording ``request``: what it changed is undone, it is
         answered 96, and the gateway goes on with the next request."""

@@ -35,6 +35,9 @@ class Gateway(Protocol):
     def business_day(self, branch: str, now: datetime) -> str:
         """The business day at ``branch`` that ``now`` (UTC) falls in."""
 
+    def certificate_problem(self, terminal: str, issued: datetime) -> str | None:
+        """Why a client certificate of ``terminal`` issued at ``issued`` is refused, if it is."""
+
 
 class ListenerService(Protocol):
     """One listener, a Twisted service in the daemon's tree; stopping it only stops taking new

@@ -25,11 +25,12 @@ REFUSED = frozenset({Code.FORMAT_ERROR, Code.NOT_PERMITTED_TERMINAL, Code.SECURI
 
 @dataclass(slots=True)
 class LinkGuard:
-    """``speaks_for``: the terminals a concentrator may relay (``None``: one terminal, the
-    first the link names)."""
+    """``speaks_for``: the terminals the link may speak for, as ``bound_by`` says (a
+    concentrator, a client certificate); ``None``: one terminal, the first the link names."""
 
     max_bad_frames: int
     speaks_for: frozenset[str] | None = None
+    bound_by: str = "this concentrator"
     terminal: str | None = None
     refused: int = 0
     answered: int = 0
@@ -41,11 +42,15 @@ class LinkGuard:
             return None  # nobody named: the codec answers it as malformed
         if self.speaks_for is not None:
             return None if terminal in self.speaks_for else (
-                f"terminal {terminal!r} is not one this concentrator speaks for")
+                f"terminal {terminal!r} is not one {self.bound_by} speaks for")
         if self.terminal is None:
             self.terminal = terminal
         return None if terminal == self.terminal else (
             f"this connection speaks for terminal {self.terminal}, not {terminal!r}")
+
+    def bind(self, terminal: str, bound_by: str) -> None:
+        """Let the link speak for ``terminal`` alone, whatever it names first."""
+        self.speaks_for, self.bound_by, self.terminal = frozenset({terminal}), bound_by, terminal
 
     def count(self, code: Code) -> bool:
         """Count a request answered ``code``; whether the link has now sent too much that

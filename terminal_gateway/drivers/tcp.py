@@ -26,6 +26,7 @@ from ..vocabulary import TerminalFamily
 from . import Gateway
 from .exchange import Exchange
 from .guard import LinkGuard
+from .tls import TlsFactory, peer_certificate, server_options
 
 __all__ = ["EndpointListener", "LinkFactory", "TCPListener", "club8583_listener", "codec_listener", "smartpos_listener"]
 
@@ -60,6 +61,8 @@ class TerminalLink(TimeoutMixin, Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()
+        if self.factory.require_certificate and self.exchange.guard.speaks_for is None and not self._bind():
+            return
         try:
             self.exchange.receive(data)
         except RemoteProtocolError as e:
@@ -71,6 +74,18 @@ class TerminalLink(TimeoutMixin, Protocol):
             self._frame_timer = self.callLater(self.factory.limits.frame_seconds, self.refuse,
                                                f"part of a frame waited {self.factory.limits.frame_seconds:g} s "
                                                "for the rest")
+
+    def _bind(self) -> bool:
+        """Bind the connection to the terminal its client certificate names (the handshake
+        verified it against the CA); whether it may go on."""
+        certificate = peer_certificate(self.transport)
+        problem = "no client certificate" if certificate is None else self.factory.gateway.certificate_problem(
+            certificate.terminal, certificate.issued)
+        if problem is not None or certificate is None:
+            self.refuse(problem or "no client certificate")
+            return False
+        self.exchange.guard.bind(certificate.terminal, "this connection's client certificate")
+        return True
 
     def timeoutConnection(self) -> None:
         self.refuse(f"nothing received for {self.factory.limits.idle_seconds:g} s")
@@ -107,9 +122,11 @@ class LinkFactory(Factory):
     protocol = TerminalLink
 
     def __init__(self, new_connection: Callable[[], StreamConnection], family: TerminalFamily, gateway: Gateway,
-                 log: Logger, limits: LinkLimits, concentrators: dict[str, frozenset[str]], reactor: Any) -> None:
+                 log: Logger, limits: LinkLimits, concentrators: dict[str, frozenset[str]], reactor: Any,
+                 require_certificate: bool = False) -> None:
         self.new_connection, self.family, self.gateway, self.log = new_connection, family, gateway, log
         self.limits, self.concentrators, self.reactor = limits, concentrators, reactor
+        self.require_certificate = require_certificate
         self.connections: set[TerminalLink] = set()
         self.per_address: Counter[str] = Counter()
 
@@ -160,14 +177,19 @@ class EndpointListener(Service):
 
 
 class TCPListener(EndpointListener):
-    """A listener of terminals: its connections are closed once every answer went out."""
+    """A listener of terminals, over TLS where it is configured; its connections are closed
+    once every answer went out."""
 
-    def __init__(self, listener: Listener, factory: LinkFactory, reactor: Any) -> None:
-        super().__init__(listener.endpoint, factory, reactor,
-                         f"{listener.protocol} terminals ({listener.profile})", factory.log)
+    def __init__(self, listener: Listener, links: LinkFactory, reactor: Any) -> None:
+        tls = listener.tls
+        factory = links if tls is None else TlsFactory(server_options(tls), False, links)
+        what = f"{listener.protocol} terminals ({listener.profile})" + ("" if tls is None else (
+            " over TLS" + (" with client certificates" if tls.client_ca else "")))
+        super().__init__(listener.endpoint, factory, reactor, what, links.log)
+        self.links = links
 
     def disconnect(self) -> None:
-        for link in list(self.factory.connections):
+        for link in list(self.links.connections):
             link.transport.loseConnection()
 
 
@@ -176,7 +198,7 @@ def codec_listener(listener: Listener, profile: Any, config: Config, gateway: Ga
     """The listener of a TCP family: each connection gets its own codec from ``new_connection``."""
     factory = LinkFactory(new_connection, terminal_family(profile), gateway,
                           Logger(namespace=f"terminal_gateway.{listener.protocol}"), listener.limits,
-                          config.concentrators, reactor)
+                          config.concentrators, reactor, bool(listener.tls and listener.tls.client_ca))
     return TCPListener(listener, factory, reactor)
 
 

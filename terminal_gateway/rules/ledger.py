@@ -127,6 +127,7 @@ class Terminal:
     signed_on: bool = False
     batch_seq: int = 1
     counts: dict[str, int] = field(default_factory=dict)
+    certificates_from: datetime | None = None  # its TLS client certificates issued before are revoked
 
     @property
     def batch(self) -> BatchTotals:

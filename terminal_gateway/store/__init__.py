@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection
 
 from ..rules.core import Record
-from ..rules.ledger import Ledger
+from ..rules.ledger import Ledger, Terminal
 from . import changes, conversions, giftcards, imports, members, migrate, terminals, vouchers
 from .changes import (
     AccountChange,
@@ -35,6 +35,7 @@ from .changes import (
 from .engine import make_engine, snapshot, writing
 from .errors import StoreError, database_errors
 from .load import load as load_ledger
+from .reads import read_terminals
 from .records import Prepared, prepare
 from .records import write as write_records
 
@@ -105,6 +106,22 @@ class Store:
     def add_terminal(self, tid: str, branch: str) -> None:
         with self._transaction("cannot add the terminal", write=True) as conn:
             terminals.register(conn, [terminals.NewTerminal(tid, branch)], _now())
+
+    def revoke_certificates(self, tid: str) -> datetime:
+        """Refuse every client certificate of ``tid`` issued until now; the instant it took effect."""
+        now = _now()
+        with self._transaction("cannot revoke the certificates", write=True) as conn:
+            terminals.revoke_certificates(conn, tid, now)
+        return now
+
+    def terminal(self, tid: str) -> Terminal:
+        """The registered terminal ``tid`` (its branch, since when its certificates are
+        valid); ``StoreError`` for one that is not registered."""
+        with self._transaction("cannot read the terminal", write=False) as conn:
+            found = read_terminals(conn, [tid])
+        if not found:
+            raise StoreError(f"terminal {tid} is not registered")
+        return found[0]
 
     def import_terminals(self, path: str | Path) -> int:
         """Register every terminal of a ``tid,branch`` CSV file, or none; how many."""

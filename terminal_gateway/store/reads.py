@@ -25,8 +25,10 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def read_terminals(conn: Connection, keys: Sequence[str] | None = None) -> list[Terminal]:
-    query = select(terminals.c.tid, terminals.c.branch, terminals.c.signed_on, terminals.c.batch_seq)
-    return [Terminal(r.tid, r.branch, r.signed_on, r.batch_seq) for r in _rows(conn, query, terminals.c.tid, keys)]
+    query = select(terminals.c.tid, terminals.c.branch, terminals.c.signed_on, terminals.c.batch_seq,
+                   terminals.c.certificates_from)
+    return [Terminal(r.tid, r.branch, r.signed_on, r.batch_seq, certificates_from=r.certificates_from)
+            for r in _rows(conn, query, terminals.c.tid, keys)]
 
 
 def read_accounts(conn: Connection, keys: Sequence[str] | None = None) -> list[Account]:

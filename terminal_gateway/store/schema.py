@@ -74,6 +74,7 @@ terminals = Table(
     Column("signed_on", Boolean, nullable=False, server_default=false()),
     Column("batch_seq", Integer, nullable=False, server_default=text("1")),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("certificates_from", UTCDateTime, nullable=True),  # client certificates issued before: revoked
 )
 
 accounts = Table(

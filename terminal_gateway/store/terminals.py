@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, update
 
 from . import changes
 from .checks import ans_problem
@@ -40,3 +40,10 @@ def register(conn: Connection, new: Sequence[NewTerminal], now: datetime) -> int
                                           "created_at": now} for t in new])
     changes.append(conn, "terminal", [t.tid for t in new], now)
     return len(new)
+
+
+def revoke_certificates(conn: Connection, tid: str, now: datetime) -> None:
+    """Refuse, from ``now`` on, every client certificate issued to ``tid`` so far."""
+    if not conn.execute(update(terminals).where(terminals.c.tid == tid).values(certificates_from=now)).rowcount:
+        raise StoreError(f"terminal {tid} is not registered")
+    changes.append(conn, "terminal", [tid], now)

@@ -13,6 +13,7 @@ class FakeGateway:
     def __init__(self) -> None:
         self.pending: list[tuple[Request, TerminalFamily, Deferred[Outcome]]] = []
         self.memory: dict[str, list[tuple[str, str, Outcome]]] = {}
+        self.revoked: dict[str, datetime] = {}
 
     def handle(self, request: Request, family: TerminalFamily) -> Deferred[Outcome]:
         answer: Deferred[Outcome] = Deferred()
@@ -24,3 +25,7 @@ class FakeGateway:
 
     def business_day(self, branch: str, now: datetime) -> str:
         return "2026-12-01"
+
+    def certificate_problem(self, terminal: str, issued: datetime) -> str | None:
+        revoked = self.revoked.get(terminal)
+        return "revoked" if revoked is not None and issued < revoked else None

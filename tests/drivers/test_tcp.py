@@ -39,13 +39,13 @@ def smartpos_link(gateway: FakeGateway, clock: Clock | None = None, limits: Link
     listener = smartpos_listener(Listener("smartpos", "smartpos-app", limits=limits or LinkLimits()),
                                  smartpos.load_profile("smartpos-app"), make_config(**config), gateway,
                                  clock or Clock())
-    return listener.factory, *connect(listener.factory)
+    return listener.links, *connect(listener.links)
 
 
 def club8583_link(gateway: FakeGateway) -> tuple[club8583.Profile, TerminalLink, StringTransport]:
     profile = club8583.load_profile("club-t2")
     listener = club8583_listener(Listener("club8583", "club-t2"), profile, make_config(), gateway, Clock())
-    return profile, *connect(listener.factory)
+    return profile, *connect(listener.links)
 
 
 def test_answers_go_out_in_the_order_decisions_become_durable() -> None:
@@ -196,7 +196,7 @@ def test_an_idle_connection_and_a_slow_frame_are_closed() -> None:
 def test_an_address_gets_a_bounded_number_of_connections() -> None:
     listener = smartpos_listener(Listener("smartpos", "smartpos-app", limits=LinkLimits(max_connections_per_address=2)),
                                  smartpos.load_profile("smartpos-app"), make_config(), FakeGateway(), Clock())
-    factory = listener.factory
+    factory = listener.links
     first, _ = connect(factory)
     connect(factory)
     assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1)) is None
