@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, load_profile
 from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal, TerminalLink
@@ -70,11 +70,15 @@ class Gateway:
         self.process.wait(30)
         self.process = None
 
-    async def terminal(self, index: int = 1, profile: str = "club-t2") -> SimulatedTerminal:
+    async def terminal(self, index: int = 1, profile: str = "club-t2", tls: Any = None) -> SimulatedTerminal:
+        """Terminal ``index`` connected to the listener of ``profile`` (over TLS with the
+        client options ``tls``, where given)."""
         from twisted.internet import reactor
 
-        link = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", self.ports[profile]),
-                                     TerminalLink(TerminalCodec(load_profile(profile))))
+        endpoint: Any = TCP4ClientEndpoint(reactor, "127.0.0.1", self.ports[profile])
+        if tls is not None:
+            endpoint = wrapClientTLS(tls, endpoint)
+        link = await connectProtocol(endpoint, TerminalLink(TerminalCodec(load_profile(profile))))
         self.links.append(link)
         # Each simulated terminal counts its STANs from its own start: the same terminal
         # connected again within one DE7 second (after a restart) must not repeat a key (94).
