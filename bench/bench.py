@@ -11,6 +11,10 @@ do for this traffic. Both runs use the same client, so the ratio is the gateway'
 ``--mix clinic`` replaces the stream of redeems with a clinic day's mix, in every ten
 requests: five redeems, two accruals (each earning credit and points on a new invoice), two
 balance inquiries and one voucher top-up (a PIN of a batch generated for the run).
+
+``--tls`` then drives the same daemon, with the frames left over, through a second listener
+speaking TLS with a client certificate per terminal: the cost of TLS per answer, measured in
+the same run against the plain listener.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from twisted.internet import defer, task
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.protocol import Protocol
+from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 
+from terminal_gateway import pki
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
 from terminal_gateway.simulators.local import free_port, wait_for_port, write_voucher_key
@@ -68,6 +75,7 @@ protocol = "club8583"
 profile = "club-t2"
 port = {port}
 
+{tls_listener}
 [groups.clinic]
 default = true
 daily_cap = 1000000000
@@ -82,6 +90,15 @@ per_invoice = 10
 
 [vouchers]
 key_file = "{key_file}"
+"""
+TLS_LISTENER = """
+[[listeners]]
+protocol = "club8583"
+profile = "club-t2"
+port = {port}
+tls_certificate = "gateway.pem"
+tls_key = "gateway.key"
+tls_client_ca = "ca.pem"
 """
 MIX = ("redeem",) * 5 + ("accrual",) * 2 + ("balance",) * 2 + ("topup",)
 
@@ -173,14 +190,18 @@ class Client(Protocol):
 
 
 async def drive(port: int, frames: list[list[bytes]], warmup: float, seconds: float, server: int,
-                rate: float = 0) -> tuple[list[Client], float, float]:
+                rate: float = 0, tls: list[Any] | None = None) -> tuple[list[Client], float, float]:
+    """Each terminal's frames, one in flight per terminal (over TLS with ``tls[terminal]``)."""
     from twisted.internet import reactor
 
     header = load_profile("club-t2").header
     interval = len(frames) / rate if rate else 0.0
     clients = [Client(f, header, interval) for f in frames]
-    for client in clients:
-        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    for index, client in enumerate(clients):
+        endpoint: Any = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+        if tls is not None:
+            endpoint = wrapClientTLS(tls[index], endpoint)
+        await connectProtocol(endpoint, client)
     await task.deferLater(reactor, warmup, lambda: None)
     for client in clients:
         client.recording = True
@@ -205,6 +226,29 @@ def summarize(name: str, clients: list[Client], elapsed: float, cpu: float,
           f"server CPU {cpu / max(len(latencies), 1) * 1e6:4.0f} us/answer   "
           f"({len(latencies)} answers, {elapsed:.1f} s)")
     return row
+
+
+def count_approved(clients: list[Client]) -> int:
+    codec = TerminalCodec(load_profile("club-t2"))
+    codes = [codec.decode(body)["39"] for c in clients for body in c.answers]
+    if any(code != "00" for code in codes):
+        print(f"  not all approved: {sorted(set(codes))}")
+    return sum(code == "00" for code in codes)
+
+
+def client_certificates(folder: Path, terminals: int) -> list[Any]:
+    """The gateway's TLS files in ``folder``, and each terminal's client TLS options."""
+    ca = pki.authority("bench CA")
+    server = pki.issue(ca, "localhost", client=False, hosts=("localhost", "127.0.0.1"))
+    for name, data in (("ca.pem", ca.certificate), ("gateway.pem", server.certificate), ("gateway.key", server.key)):
+        (folder / name).write_bytes(data)
+    trust = Certificate.loadPEM(ca.certificate)
+    options = []
+    for t in range(1, terminals + 1):
+        own = pki.issue(ca, terminal_id(t), client=True)
+        options.append(optionsForClientTLS("localhost", trustRoot=trust,
+                                           clientCertificate=PrivateCertificate.loadPEM(own.certificate + own.key)))
+    return options
 
 
 def cpu_seconds(pid: int) -> float:
@@ -235,7 +279,10 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     port = free_port()
     config = folder / "gateway.toml"
     key_file = write_voucher_key(folder / "voucher.key")
-    config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port, key_file=key_file))
+    tls_port = free_port()
+    tls = client_certificates(folder, args.terminals) if args.tls else None
+    config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port, key_file=key_file,
+                                    tls_listener=TLS_LISTENER.format(port=tls_port) if args.tls else ""))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
     subprocess.run([*cli, "init"], check=True, capture_output=True)
     subprocess.run([*cli, "terminal", "import", str(write_terminals(folder / "t.csv", args.terminals))],
@@ -265,15 +312,19 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
         summarize(f"terminal-gateway paced at {args.rate:.0f}/s", paced, paced_elapsed, paced_cpu)
         unsent = [f[c.next:] for f, c in zip(frames, paced, strict=True)]
     clients, elapsed, cpu = await drive(port, unsent, args.warmup, args.seconds, gateway.pid)
-    codec = TerminalCodec(load_profile("club-t2"))
-    codes = [codec.decode(body)["39"] for c in clients for body in c.answers]
-    approved = sum(code == "00" for code in codes)
+    approved = count_approved(clients)
+    result = summarize(f"terminal-gateway (approved, {args.mix})", clients, elapsed, cpu, approved)
+    if tls is not None:
+        wait_for_port(tls_port, gateway, log)
+        left = [f[c.next:] for f, c in zip(unsent, clients, strict=True)]
+        secured, secured_elapsed, secured_cpu = await drive(tls_port, left, args.warmup, args.seconds, gateway.pid,
+                                                             tls=tls)
+        secure = summarize("the same over TLS, client certificates", secured, secured_elapsed, secured_cpu,
+                           count_approved(secured))
+        print(f"  TLS: {secure['rate'] / result['rate']:.2f} of the plain rate")
     rss_after = rss_mib(gateway.pid)
     gateway.send_signal(signal.SIGTERM)
     stop_code = gateway.wait(60)
-    result = summarize(f"terminal-gateway (approved, {args.mix})", clients, elapsed, cpu, approved)
-    if approved != len(codes):
-        print(f"  not all approved: {sorted(set(codes))}")
     print(f"  gateway memory: {rss_before:.0f} MiB after start, {rss_after:.0f} MiB after the run; "
           f"clean stop exit code {stop_code}")
 
@@ -300,5 +351,7 @@ if __name__ == "__main__":
                         help="redeems only, or a clinic day's mix of redeem, accrual, inquiry and top-up")
     parser.add_argument("--rate", type=float, default=5000,
                         help="first a run paced at this many requests a second in all (0: skip it)")
+    parser.add_argument("--tls", action="store_true",
+                        help="then the same through a TLS listener with client certificates")
     options = parser.parse_args()
     task.react(lambda reactor: defer.ensureDeferred(main(reactor, options)))
