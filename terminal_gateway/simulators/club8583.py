@@ -15,10 +15,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.protocol import Protocol
+from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
@@ -383,8 +386,10 @@ async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter
     pins = _read_pins(args.vouchers) if args.scenario == "club" and args.vouchers else []
     gifts = _gift_cards(args.gift_card, args.terminals)
     for index in range(args.first_terminal, args.first_terminal + args.terminals):
-        link = await connectProtocol(TCP4ClientEndpoint(reactor, args.host, args.port), TerminalLink(
-            TerminalCodec(profile)))
+        endpoint = TCP4ClientEndpoint(reactor, args.host, args.port)
+        if args.tls_ca:
+            endpoint = wrapClientTLS(client_tls(args.host, args.tls_ca, args.tls_certs, terminal_id(index)), endpoint)
+        link = await connectProtocol(endpoint, TerminalLink(TerminalCodec(profile)))
         terminal = SimulatedTerminal(terminal_id(index), args.branch, link, printer, stan=rng.randrange(999_000))
         terminals.append(terminal)
         own = random.Random(rng.random())
@@ -405,6 +410,15 @@ async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter
             codes["failed"] += 1
             print(f"{terminal.tid}: {failure.getErrorMessage()}", file=sys.stderr)
     return codes
+
+
+def client_tls(host: str, ca: str, certificates: str | None, tid: str) -> Any:
+    """TLS options of terminal ``tid``: trust the CA in ``ca``; present ``certificates/<tid>``."""
+    own = None
+    if certificates:
+        folder = Path(certificates)
+        own = PrivateCertificate.loadPEM((folder / f"{tid}.pem").read_text() + (folder / f"{tid}.key").read_text())
+    return optionsForClientTLS(host, trustRoot=Certificate.loadPEM(Path(ca).read_bytes()), clientCertificate=own)
 
 
 def _read_pins(path: str) -> list[str]:

@@ -5,7 +5,8 @@ It does what an installer would, through the real command line: write a configur
 start ``terminal-gateway run``, then let simulated terminals of every firmware family work
 a clinic day against it (redemptions, then a random day, then the club program: accrual,
 return, top-up, gift cards), then a SmartPOS terminal, a CR-200 reader on a serial line and
-a counter station's PC/SC reader with a virtual club card (``devices``), and stop it cleanly.
+a counter station's PC/SC reader with a virtual club card (``devices``), a terminal with a
+client certificate over TLS and one without (turned away), and stop it cleanly.
 """
 
 from __future__ import annotations
@@ -20,13 +21,37 @@ from pathlib import Path
 from ..rules.cards import with_check_digit
 from .devices import Devices
 from .local import clinic_config, free_ports, wait_for_port, write_voucher_key
-from .population import BRANCH, card_number, write_members, write_terminals
+from .population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 GIFT_BODY = 60379900000000  # the demo's nine gift cards: this number and the eight after, with check digits
 
 
 def gift_card(n: int) -> str:
     return with_check_digit(str(GIFT_BODY + n))
+
+
+SECURE_LISTENER = """
+[[listeners]]             # the same firmware behind TLS, every terminal with a client certificate
+protocol = "club8583"
+profile = "club-t2"
+port = {port}
+tls_certificate = "gateway.pem"
+tls_key = "gateway.key"
+tls_client_ca = "ca.pem"
+"""
+
+
+def secure_counter(cli: list[str], port: int, folder: Path) -> None:
+    """A terminal with its client certificate works a day over TLS; one without is turned away."""
+    tls = ["--port", str(port), "--profile", "club-t2", "--terminals", "1", "--cards", "200",
+           "--tls-ca", str(folder / "ca.pem")]
+    print("\n--- a club-t2 terminal over TLS with its client certificate ---", flush=True)
+    subprocess.run([*cli, "simulate", *tls, "--tls-certs", str(folder / "certs"), "--scenario", "day"], check=True)
+    print("\n--- a terminal with no client certificate on the same listener ---", flush=True)
+    refused = subprocess.run([*cli, "simulate", *tls, "--first-terminal", "2", "--scenario", "day", "--quiet"],
+                             capture_output=True, text=True)
+    print("turned away: no session without a certificate of the clinic's CA" if refused.returncode else
+          "UNEXPECTED: it was served", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,18 +65,22 @@ def main(argv: list[str] | None = None) -> int:
     for old in folder.glob("gateway.db*"):
         old.unlink()
     ports = free_ports(3)
+    secure_port = free_ports(1)[0]
     config = folder / "gateway.toml"
     profiles = ("club-t1", "club-t2", "club-t3")
     key = write_voucher_key(folder / "voucher.key")
     devices = Devices(folder)
     config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True)),
-                                    voucher_key_file=key) + devices.config())
+                                    voucher_key_file=key) + devices.config() + SECURE_LISTENER.format(port=secure_port))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
 
     def step(*words: str) -> None:
         print("$ terminal-gateway " + " ".join(words), flush=True)
         subprocess.run([*cli, *words], check=True)
 
+    step("tls", "ca", str(folder / "ca"))
+    step("tls", "server", "127.0.0.1", "localhost", "--ca", str(folder / "ca"), "--out", str(folder))
+    (folder / "ca.pem").write_bytes((folder / "ca" / "ca.pem").read_bytes())  # the gateway needs only this
     step("init")
     step("terminal", "import", str(write_terminals(folder / "terminals.csv", 9)))
     for tid in devices.terminals():
@@ -66,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     step("voucher", "generate", "--count", "20", "--value", "50000", "--expires", "2099-12-31", "--batch", "DEMO",
          "--out", str(vouchers))
     step("voucher", "activate", "--batch", "DEMO")
+    step("terminal", "cert", terminal_id(1), "--ca", str(folder / "ca"), "--out", str(folder / "certs"))
 
     log_path = folder / "gateway.log"
     print(f"$ terminal-gateway run    (its decision log: {log_path})", flush=True)
@@ -74,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         daemon = subprocess.Popen([*cli, "run"], stderr=log, env=os.environ | {"PYTHONUNBUFFERED": "1"})
         try:
             try:
-                for port in ports:
+                for port in (*ports, secure_port):
                     wait_for_port(port, daemon, log_path)
                 devices.wait(daemon, log_path)
             except RuntimeError as e:
@@ -87,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "--terminals", "3", "--first-terminal", str(1 + 3 * n), "--cards", "200",
                                     "--scenario", scenario, "--transactions", str(args.transactions), *club],
                                    check=True)
+            secure_counter(cli, secure_port, folder)
             devices.run()
         finally:
             daemon.send_signal(signal.SIGTERM)

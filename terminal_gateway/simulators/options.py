@@ -27,3 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transactions", type=int, default=20, metavar="N", help="per terminal, random scenario")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="print the summary only")
+    p.add_argument("--tls-ca", metavar="PEM", help="speak TLS, trusting the gateway's certificate if this CA "
+                                                   "signed it")
+    p.add_argument("--tls-certs", metavar="DIR", help="with --tls-ca: each terminal's client certificate, "
+                                                      "DIR/<tid>.pem and DIR/<tid>.key ('terminal cert' makes them)")
