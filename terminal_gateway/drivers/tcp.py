@@ -23,6 +23,7 @@ from ..protocols.events import HostConnection, RemoteProtocolError
 from ..vocabulary import TerminalFamily
 from . import Gateway
 from .exchange import Exchange
+from .terminal_keys import keyed
 
 __all__ = ["EndpointListener", "LinkFactory", "TCPListener", "club8583_listener", "smartpos_listener"]
 
@@ -112,7 +113,8 @@ class TCPListener(EndpointListener):
 def club8583_listener(listener: Listener, profile: club8583.Profile, config: Config, gateway: Gateway,
                       reactor: Any) -> TCPListener:
     codec = club8583.HostCodec(profile, config.program.currency)
-    factory = LinkFactory(lambda: club8583.HostConnection(codec), terminal_family(profile), gateway,
+    gateway, keys = keyed(profile, config, gateway, reactor)
+    factory = LinkFactory(lambda: club8583.HostConnection(codec, keys), terminal_family(profile), gateway,
                           Logger(namespace="terminal_gateway.club8583"))
     return TCPListener(listener, factory, reactor)
 

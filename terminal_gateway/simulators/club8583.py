@@ -21,6 +21,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
+from terminal_gateway.protocols.club8583.mac import check_value, unwrap_key
 from terminal_gateway.protocols.framing import FrameBuffer
 from terminal_gateway.rules.cards import with_check_digit
 from terminal_gateway.vocabulary import mask_pan
@@ -32,9 +33,11 @@ APPROVED = ("00", "10")
 
 @dataclass(frozen=True)
 class Reply:
-    """A response as the terminal reads it."""
+    """A response as the terminal reads it; ``mac_problem``: why its MAC is not right under a
+    MAC profile (``None``: it is, or the profile has none)."""
 
     fields: dict[str, str]
+    mac_problem: str | None = None
 
     @property
     def code(self) -> str:
@@ -97,26 +100,33 @@ class TerminalLink(Protocol):
     def __init__(self, codec: TerminalCodec):
         self.codec = codec
         self.frames = FrameBuffer(codec.profile.header, codec.profile.max_frame)
-        self.waiting: dict[tuple[str, str], defer.Deferred[dict[str, str]]] = {}
+        # (DE41, DE11) -> the answer's waiter and the key its MAC is checked with
+        self.waiting: dict[tuple[str, str], tuple[defer.Deferred[Reply], bytes | None]] = {}
 
     def dataReceived(self, data: bytes) -> None:
         for body in self.frames.feed(data):
             fields = self.codec.decode(body)
-            waiter = self.waiting.pop((fields.get("41", ""), fields.get("11", "")), None)
+            waiter, key = self.waiting.pop((fields.get("41", ""), fields.get("11", "")), (None, None))
             if waiter is not None:
-                waiter.callback(fields)
+                waiter.callback(Reply(fields, self.codec.problem(body, fields, key)))
 
     def connectionLost(self, reason: object = None) -> None:
         waiting, self.waiting = self.waiting, {}
-        for waiter in waiting.values():
+        for waiter, _ in waiting.values():
             waiter.errback(ConnectionError("the gateway closed the connection"))
 
-    def request(self, fields: dict[str, str], timeout: float) -> defer.Deferred[dict[str, str]]:
+    def request(self, fields: dict[str, str], timeout: float, mac_key: bytes | None = None) -> defer.Deferred[Reply]:
+        """Send ``fields``, MAC'd with ``mac_key`` under a MAC profile; the answer, its MAC checked."""
+        return self.request_body(self.codec.encode(fields, mac_key), fields, timeout, mac_key)
+
+    def request_body(self, body: bytes, fields: dict[str, str], timeout: float,
+                     mac_key: bytes | None = None) -> defer.Deferred[Reply]:
+        """Send a frame body as it is (a test's altered one); the answer to ``fields``' DE41 + DE11."""
         from twisted.internet import reactor
 
-        answer: defer.Deferred[dict[str, str]] = defer.Deferred()
-        self.waiting[(fields["41"], fields["11"])] = answer
-        self.transport.write(self.frames.frame(self.codec.encode(fields)))
+        answer: defer.Deferred[Reply] = defer.Deferred()
+        self.waiting[(fields["41"], fields["11"])] = (answer, mac_key)
+        self.transport.write(self.frames.frame(body))
         return answer.addTimeout(timeout, reactor)
 
     def send_raw(self, frame: bytes) -> None:
@@ -153,8 +163,11 @@ class SimulatedTerminal:
     """A counter terminal: builds the requests of docs/protocols/club8583.md and keeps its batch."""
 
     def __init__(self, tid: str, branch: str, link: TerminalLink, printer: Printer | None = None,
-                 timeout: float = 10.0, stan: int = 0):
+                 timeout: float = 10.0, stan: int = 0, master_key: bytes | None = None):
         self.tid, self.branch, self.link = tid, branch, link
+        # Under a MAC profile: the master key, and the key requests are MAC'd with (the master
+        # key until the first key change, then the session key).
+        self.master_key = self.mac_key = master_key
         self.printer, self.timeout = printer, timeout
         self.stan = stan
         self.totals = Totals()
@@ -187,10 +200,10 @@ class SimulatedTerminal:
     async def send(self, fields: dict[str, str], label: str, lose_answer: bool = False) -> Reply:
         """Send a request; with ``lose_answer``, act as if its response never came and send
         the repeat (last MTI digit 1), which must be answered the same."""
-        reply = Reply(await self.link.request(fields, self.timeout))
+        reply = await self.link.request(fields, self.timeout, self.mac_key)
         if lose_answer:
             repeat = dict(fields, t=fields["t"][:3] + "1")
-            again = Reply(await self.link.request(repeat, self.timeout))
+            again = await self.link.request(repeat, self.timeout, self.mac_key)
             same = all(again.fields.get(de) == reply.fields.get(de) for de in ("4", "37", "38", "39"))
             label += " (answer lost; repeat " + ("replayed it" if same else "DIFFERED") + ")"
             if not same:
@@ -216,6 +229,17 @@ class SimulatedTerminal:
 
     async def sign_on(self) -> Reply:
         return await self.send(self.fields("0800", **{"70": "001"}), "sign-on")
+
+    async def change_key(self) -> Reply:
+        """0800 DE70 101: on approval, unwrap the new session key (DE48 SK) with the master
+        key, check it against KC, and MAC every later request with it."""
+        reply = await self.send(self.fields("0800", **{"70": "101"}), "key change")
+        if reply.approved and self.master_key is not None:
+            session = unwrap_key(self.master_key, bytes.fromhex(reply.tags["SK"]))
+            if check_value(session) != reply.tags["KC"]:
+                raise ValueError(f"{self.tid}: the new session key does not match its check value")
+            self.mac_key = session
+        return reply
 
     async def echo(self) -> Reply:
         return await self.send(self.fields("0800", **{"70": "301"}), "echo")
