@@ -131,6 +131,17 @@ def test_key_change_wraps_a_new_session_key_and_the_answer_keeps_the_old_mac() -
     assert received(REDEEM, MASTER, keys)[1].request.code is Code.SECURITY_VIOLATION
 
 
+def test_a_key_change_mac_d_with_the_master_key_is_the_way_back_to_a_session() -> None:
+    # The terminal lost the answer to a key change: only the gateway has the new key.
+    connection, event = received(request("0800", **{"70": "101"}), MASTER)
+    assert isinstance(event.request, KeyChange)
+    body, fields = answer(connection, event, Outcome(Code.APPROVED))
+    assert TerminalCodec(PROFILE).problem(body, fields, MASTER) is None
+    # Anything else MAC'd with the master key once a session key exists is refused.
+    assert received(REDEEM, MASTER)[1].request.code is Code.SECURITY_VIOLATION
+    assert received(request("0800", **{"70": "101"}), OLD_SESSION)[1].request.code is Code.SECURITY_VIOLATION
+
+
 def test_a_failed_key_change_carries_no_key() -> None:
     connection, event = received(request("0800", **{"70": "101"}), SESSION)
     _, fields = answer(connection, event, Outcome(Code.MALFUNCTION))
