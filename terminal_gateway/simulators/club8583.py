@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import sys
 from collections import Counter
@@ -21,7 +22,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
-from terminal_gateway.protocols.club8583.mac import check_value, unwrap_key
+from terminal_gateway.protocols.club8583.mac import SESSION_KEY_BYTES, check_value, unwrap_key
 from terminal_gateway.protocols.framing import FrameBuffer
 from terminal_gateway.rules.cards import with_check_digit
 from terminal_gateway.vocabulary import mask_pan
@@ -197,10 +198,15 @@ class SimulatedTerminal:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def send(self, fields: dict[str, str], label: str, lose_answer: bool = False) -> Reply:
+    async def send(self, fields: dict[str, str], label: str, lose_answer: bool = False, forged: bool = False) -> Reply:
         """Send a request; with ``lose_answer``, act as if its response never came and send
-        the repeat (last MTI digit 1), which must be answered the same."""
-        reply = await self.link.request(fields, self.timeout, self.mac_key)
+        the repeat (last MTI digit 1), which must be answered the same; ``forged``: with the
+        MAC of a made-up key, as someone without the terminal's key would."""
+        if forged:
+            body = self.link.codec.encode(fields, os.urandom(SESSION_KEY_BYTES))
+            reply = await self.link.request_body(body, fields, self.timeout, self.mac_key)
+        else:
+            reply = await self.link.request(fields, self.timeout, self.mac_key)
         if lose_answer:
             repeat = dict(fields, t=fields["t"][:3] + "1")
             again = await self.link.request(repeat, self.timeout, self.mac_key)
@@ -228,7 +234,11 @@ class SimulatedTerminal:
     # -- the transactions ---------------------------------------------------------------
 
     async def sign_on(self) -> Reply:
-        return await self.send(self.fields("0800", **{"70": "001"}), "sign-on")
+        """Sign on; a terminal with a master key (a MAC profile) changes keys next."""
+        reply = await self.send(self.fields("0800", **{"70": "001"}), "sign-on")
+        if reply.approved and self.master_key is not None:
+            await self.change_key()
+        return reply
 
     async def change_key(self) -> Reply:
         """0800 DE70 101: on approval, unwrap the new session key (DE48 SK) with the master
@@ -248,10 +258,12 @@ class SimulatedTerminal:
         return await self.send(self.fields("0200", "31", **{"2": card}), "balance")
 
     async def redeem(self, card: str, amount: int, invoice: str, total: int | None = None,
-                     hold: bool = False, lose_answer: bool = False) -> tuple[dict[str, str], Reply]:
+                     hold: bool = False, lose_answer: bool = False,
+                     forged: bool = False) -> tuple[dict[str, str], Reply]:
         tags = {"IN": invoice} | ({"IT": str(total)} if total else {})
         request = self.fields("0100" if hold else "0200", "00", **self.money(card, amount, **tags))
-        reply = await self.send(request, "hold" if hold else "redeem", lose_answer)
+        label = "forged MAC" if forged else "hold" if hold else "redeem"
+        reply = await self.send(request, label, lose_answer, forged)
         if reply.approved and not hold:
             self.totals.add("debits", reply.amount)
         return request, reply
@@ -330,6 +342,8 @@ async def scripted_day(terminal: SimulatedTerminal, cards: list[str], rng: rando
         await terminal.complete(card, hold.amount // 2, hold.rrn)
     request, sale = await terminal.redeem(card, 30_000, invoice + "-R", lose_answer=True)
     await terminal.reverse(request, sale)
+    if terminal.master_key is not None:  # a MAC profile: what a forger without the key gets (63)
+        await terminal.redeem(card, 99_000, invoice + "-F", forged=True)
     await terminal.reconcile()
 
 
@@ -406,10 +420,13 @@ async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter
     runs, terminals = [], []
     pins = _read_pins(args.vouchers) if args.scenario == "club" and args.vouchers else []
     gifts = _gift_cards(args.gift_card, args.terminals)
+    master_keys = _read_master_keys(args.keys) if args.keys else {}
     for index in range(args.first_terminal, args.first_terminal + args.terminals):
         link = await connectProtocol(TCP4ClientEndpoint(reactor, args.host, args.port), TerminalLink(
             TerminalCodec(profile)))
-        terminal = SimulatedTerminal(terminal_id(index), args.branch, link, printer, stan=rng.randrange(999_000))
+        tid = terminal_id(index)
+        terminal = SimulatedTerminal(tid, args.branch, link, printer, stan=rng.randrange(999_000),
+                                     master_key=master_keys.get(tid))
         terminals.append(terminal)
         own = random.Random(rng.random())
         if args.scenario == "club":
@@ -429,6 +446,12 @@ async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter
             codes["failed"] += 1
             print(f"{terminal.tid}: {failure.getErrorMessage()}", file=sys.stderr)
     return codes
+
+
+def _read_master_keys(path: str) -> dict[str, bytes]:
+    """A MAC profile's master keys, by terminal: a CSV ``tid,master_key`` (hex)."""
+    with open(path, newline="") as f:
+        return {row["tid"]: bytes.fromhex(row["master_key"]) for row in csv.DictReader(f)}
 
 
 def _read_pins(path: str) -> list[str]:
