@@ -53,6 +53,16 @@ async def sent_as(terminal: SimulatedTerminal, body: bytes, fields: dict[str, st
     return await terminal.link.request_body(body, fields, terminal.timeout, terminal.mac_key)
 
 
+async def signed_on_within_a_poll(terminal: SimulatedTerminal, limit: float = 10.0) -> bool:
+    from twisted.internet import reactor, task
+
+    for _ in range(int(limit / 0.1)):
+        if (await terminal.sign_on()).code == "00":
+            return True
+        await task.deferLater(reactor, 0.1, lambda: None)
+    return False
+
+
 def secrets_found(gateway: Gateway, secrets: list[bytes]) -> list[str]:
     """Where any of ``secrets`` (raw, or as hex in either case) shows: the log, a table, a
     SQLite file."""
@@ -121,6 +131,11 @@ async def test_forged_mac_attacks_move_nothing_and_keys_survive_rotation_and_res
     stranger = await gateway.terminal(2, PROFILE, os.urandom(16))  # registered, but no key loaded
     refused = await stranger.balance(card)
     assert refused.code == "63" and "64" not in refused.fields  # no key: no MAC to give
+    key_file = gateway.folder / "t2.key"
+    key_file.write_text(stranger.master_key.hex())
+    gateway.cli("terminal", "key", terminal_id(2), "--from-file", str(key_file))
+    assert await signed_on_within_a_poll(stranger), "a key loaded while the daemon runs is in force within a poll"
+    assert stranger.mac_key != stranger.master_key  # and the key change after the sign-on worked
 
     shown = json.loads(gateway.cli("terminal", "show", terminal_id(1)).stdout)
     assert shown["security_events"]["count"] == 4
@@ -149,7 +164,7 @@ async def test_forged_mac_attacks_move_nothing_and_keys_survive_rotation_and_res
     assert balance(gateway, 1) == before - 2000
     assert gateway.stop() == 0
 
-    keys = [master, previous, session, terminal.mac_key, old_kek, new_kek_key]
+    keys = [master, previous, session, terminal.mac_key, stranger.master_key, stranger.mac_key, old_kek, new_kek_key]
     assert secrets_found(gateway, keys) == []
 
 
