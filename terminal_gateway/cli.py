@@ -88,6 +88,88 @@ def cmd_terminal_import(config: Config, args: argparse.Namespace) -> None:
     print(f"{count} terminals imported")
 
 
+def cmd_terminal_key(config: Config, args: argparse.Namespace) -> None:
+    from .config import kek, read_master_key
+    from .protocols.club8583.mac import SESSION_KEY_BYTES, check_value
+    from .store import keys
+
+    if args.generate:
+        master = os.urandom(SESSION_KEY_BYTES)
+    else:
+        try:
+            master = read_master_key(args.from_file)
+        except ConfigError as error:
+            raise CommandError(f"--from-file {args.from_file}: {error}") from None
+    wrapping = keys.Kek(kek(config))
+    now = datetime.now(UTC)
+    check = with_store(config, lambda store: store.terminal_keys(
+        lambda conn: keys.load_master(conn, args.tid, master, wrapping, now), write=True))
+    if args.generate:  # shown this once, for the terminal's key loading; never stored in the clear
+        print(f"master key {master.hex().upper()} check value {check_value(master)}")
+    print(f"terminal {args.tid}: master key loaded (check value {check}); it changes its session key next",
+          file=sys.stderr)
+
+
+def cmd_terminal_show(config: Config, args: argparse.Namespace) -> None:
+    from .store import keys
+
+    days = _whole(args.days, f"--days: expected a whole number of days, got {args.days!r}")
+    if not 0 < days <= MAX_REPORT_DAYS:
+        raise CommandError(f"--days: expected 1 to {MAX_REPORT_DAYS}, got {days}")
+    now = datetime.now(UTC)
+    shown = with_store(config, lambda store: store.terminal_keys(lambda conn: keys.show(conn, args.tid, now, days)))
+    print(json.dumps(shown, sort_keys=True))
+
+
+def cmd_keys_new_kek(config: Config | None, args: argparse.Namespace) -> None:
+    from .protocols.club8583.mac import check_value
+
+    key = os.urandom(32)
+    try:
+        fd = os.open(args.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CommandError(f"{args.file} already exists: a KEK is never written over a file") from None
+    with open(fd, "w", encoding="ascii") as out:
+        out.write(key.hex() + "\n")
+    print(f"new KEK in {args.file} (readable by you only), check value {check_value(key)}")
+
+
+def cmd_keys_rotate_kek(config: Config, args: argparse.Namespace) -> None:
+    from .config import kek, read_kek_file
+    from .store import keys
+
+    try:
+        new = keys.Kek(read_kek_file(args.new_file))
+    except ConfigError as error:
+        raise CommandError(f"--new-file {args.new_file}: {error}") from None
+    old = keys.Kek(kek(config))
+    if new.check == old.check:
+        raise CommandError(f"--new-file {args.new_file} holds the KEK in use ({old.check})")
+    now = datetime.now(UTC)
+    count = with_store(config, lambda store: store.terminal_keys(lambda conn: keys.rotate(conn, old, new, now),
+                                                                 write=True))
+    where = config.keys.kek_file
+    if where is not None:  # the running daemons read the KEK from here again when they meet the new one
+        os.replace(_private_copy(args.new_file, where), where)
+        done = f"{where} now holds it"
+    else:
+        done = f"set {config.keys.kek_env} to it for the next start"
+    print(f"the keys of {_plural(count, 'terminal')} re-wrapped from KEK {old.check} to {new.check}; {done}")
+
+
+def _private_copy(source: str, beside: Any) -> str:
+    """A copy of ``source`` next to ``beside``, readable by its owner only; its name."""
+    temporary = f"{beside}.new"
+    with open(source, "rb") as f:
+        data = f.read()
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    return temporary
+
+
 def cmd_member_add(config: Config, args: argparse.Namespace) -> None:
     group = args.group or config.default_group.name
     with_store(config, lambda store: store.add_member(args.card, group, config.groups, phone=args.phone,
@@ -378,7 +460,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("init", help="create or upgrade the database schema").set_defaults(func=cmd_init)
     commands.add_parser("run", help="run the gateway until SIGTERM or SIGINT").set_defaults(func=cmd_run)
 
-    terminal = _actions(commands, "terminal", "register terminals")
+    terminal = _actions(commands, "terminal", "register terminals, load their keys, show them")
     add = terminal.add_parser("add", help="register a terminal (DE41) at a branch (DE42)")
     add.add_argument("tid")
     add.add_argument("--branch", required=True)
@@ -387,6 +469,29 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.set_defaults(func=cmd_terminal_import)
     add_tls_commands(commands, terminal, with_store)
+    key = terminal.add_parser("key", help="load or generate a terminal's master key (MAC profiles)",
+                              description="Store the terminal's master key, wrapped under the KEK of [keys]. "
+                                          "--generate prints the new key once, with its check value.")
+    key.add_argument("tid")
+    source = key.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-file", metavar="FILE", help="16 or 32 bytes, raw or hex")
+    source.add_argument("--generate", action="store_true")
+    key.set_defaults(func=cmd_terminal_key)
+    show = terminal.add_parser("show", help="print a terminal as JSON: key check values, security events (63)")
+    show.add_argument("tid")
+    show.add_argument("--days", default="7", help="count security events of the last DAYS days (default 7)")
+    show.set_defaults(func=cmd_terminal_show)
+
+    kek = _actions(commands, "keys", "the key-encryption key (KEK) that wraps the terminal keys")
+    new_kek = kek.add_parser("new-kek", help="write a new random KEK to FILE, readable by you only")
+    new_kek.add_argument("file")
+    new_kek.set_defaults(func=cmd_keys_new_kek, needs_config=False)
+    rotate = kek.add_parser("rotate-kek", help="re-wrap every stored key under a new KEK, in one transaction",
+                            description="Re-wrap every terminal key under the KEK in FILE, all or nothing; then "
+                                        "[keys] kek_file is replaced by FILE's key, and running daemons take it "
+                                        "up at their next poll. With kek_env, set the variable for the next start.")
+    rotate.add_argument("--new-file", metavar="FILE", required=True)
+    rotate.set_defaults(func=cmd_keys_rotate_kek)
 
     member = _actions(commands, "member", "enrol and inspect members")
     add = member.add_parser("add", help="enrol a member with a club card")

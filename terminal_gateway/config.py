@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -37,7 +39,7 @@ from .vocabulary import MAX_AMOUNT
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
              "services", "interval_rules", "discount_scale", "gift_cards", "vouchers",
-             "stations", "clubcard", "counter", "concentrators")
+             "stations", "clubcard", "counter", "concentrators", "keys")
 MASTER_KEY_SIZES = (16, 32)  # bytes of the club card issuer master key (AES-128 or AES-256)
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
 
@@ -128,6 +130,20 @@ class CounterSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class KeySettings:
+    """Where the key-encryption key (KEK) is: a file readable by the service user only, or an
+    environment variable; never the configuration file itself. ``None`` and ``None``: no KEK
+    (no terminal keys, so no listener of a MAC profile)."""
+
+    kek_file: Path | None = None
+    kek_env: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.kek_file is not None or self.kek_env is not None
+
+
+@dataclass(frozen=True, slots=True)
 class StoreSettings:
     url: str
     poll_seconds: float = 0.5
@@ -151,6 +167,7 @@ class Config:
     clubcard: ClubCardSettings = field(default_factory=ClubCardSettings)
     counter: CounterSettings = field(default_factory=CounterSettings)
     concentrators: dict[str, frozenset[str]] = field(default_factory=dict)  # source address -> terminals
+    keys: KeySettings = field(default_factory=KeySettings)
 
     @property
     def default_group(self) -> Group:
@@ -426,6 +443,19 @@ def _counter(root: _Section) -> CounterSettings:
     return counter
 
 
+def _keys(root: _Section, base: Path) -> KeySettings:
+    s = root.sub("keys") or _Section(root.path, "keys", {})
+    kek_file, kek_env = s.get("kek_file", str), s.get("kek_env", str)
+    if kek_file is not None and kek_env is not None:
+        s.fail("kek_env", "kek_file or kek_env, not both")
+    if kek_file is not None and not kek_file.strip():
+        s.fail("kek_file", "a file name, relative to the configuration file's folder", kek_file)
+    if kek_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", kek_env):
+        s.fail("kek_env", "the name of an environment variable", kek_env)
+    s.done()
+    return KeySettings(None if kek_file is None else base / kek_file, kek_env)
+
+
 def _group(path: str, name: str, table: Any) -> Group:
     s = _Section(path, f"groups.{name}", table)
     if not (name.isascii() and name.replace("-", "").replace("_", "").isalnum() and len(name) <= 32):
@@ -518,6 +548,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         clubcard=_clubcard(root, base, stations),
         counter=_counter(root),
         concentrators=_concentrators(root),
+        keys=_keys(root, base),
     )
 
 
@@ -575,3 +606,34 @@ def master_key(config: Config) -> bytes:
         return read_master_key(where)
     except ConfigError as error:
         s.fail("master_key_file", f"a key file of 16 or 32 bytes, raw or hex ({where}: {error})")
+
+
+def kek(config: Config) -> bytes:
+    """The key-encryption key of ``[keys]``: 16 or 32 bytes, raw or hex, from ``kek_file``
+    (refused when its group or others may read it) or ``kek_env``. A message says where and
+    what was wrong, never any of the key."""
+    settings, s = config.keys, _Section(config.path, "keys", {})
+    if settings.kek_file is not None:
+        try:
+            return read_kek_file(settings.kek_file)
+        except ConfigError as error:
+            s.fail("kek_file", f"a KEK file of 16 or 32 bytes, raw or hex ({settings.kek_file}: {error})")
+    if settings.kek_env is None:
+        s.fail("", "kek_file or kek_env: terminal keys are stored wrapped under a key-encryption key")
+    value = os.environ.get(settings.kek_env, "").strip()
+    if len(value) not in (2 * n for n in MASTER_KEY_SIZES) or not re.fullmatch(r"[0-9A-Fa-f]+", value):
+        s.fail("kek_env", f"the environment variable {settings.kek_env} to hold a KEK as 32 or 64 hex digits "
+                          f"({'it is not set' if not value else f'it holds {len(value)} characters'})")
+    return bytes.fromhex(value)
+
+
+def read_kek_file(path: str | os.PathLike[str]) -> bytes:
+    """A KEK file's key, refused (``ConfigError``) when the file's group or others may read it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror or type(e).__name__}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"group or others may read it (mode {stat.S_IMODE(mode):04o}): "
+                          "make it readable by the service user only (chmod 600)")
+    return read_master_key(path)

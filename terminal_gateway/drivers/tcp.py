@@ -26,6 +26,7 @@ from ..vocabulary import TerminalFamily
 from . import Gateway
 from .exchange import Exchange
 from .guard import LinkGuard
+from .terminal_keys import keyed
 from .tls import TlsFactory, peer_certificate, server_options
 
 __all__ = ["EndpointListener", "LinkFactory", "TCPListener", "club8583_listener", "codec_listener", "smartpos_listener"]
@@ -205,7 +206,8 @@ def codec_listener(listener: Listener, profile: Any, config: Config, gateway: Ga
 def club8583_listener(listener: Listener, profile: club8583.Profile, config: Config, gateway: Gateway,
                       reactor: Any) -> TCPListener:
     codec = club8583.HostCodec(profile, config.program.currency)
-    return codec_listener(listener, profile, config, gateway, reactor, lambda: club8583.HostConnection(codec))
+    gateway, keys = keyed(profile, config, gateway, reactor)
+    return codec_listener(listener, profile, config, gateway, reactor, lambda: club8583.HostConnection(codec, keys))
 
 
 def smartpos_listener(listener: Listener, profile: smartpos.Profile, config: Config, gateway: Gateway,

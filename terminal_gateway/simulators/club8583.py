@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import sys
 from collections import Counter
@@ -24,6 +25,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
+from terminal_gateway.protocols.club8583.mac import SESSION_KEY_BYTES, check_value, unwrap_key
 from terminal_gateway.protocols.framing import FrameBuffer
 from terminal_gateway.rules.cards import with_check_digit
 from terminal_gateway.vocabulary import mask_pan
@@ -35,9 +37,11 @@ APPROVED = ("00", "10")
 
 @dataclass(frozen=True)
 class Reply:
-    """A response as the terminal reads it."""
+    """A response as the terminal reads it; ``mac_problem``: why its MAC is not right under a
+    MAC profile (``None``: it is, or the profile has none)."""
 
     fields: dict[str, str]
+    mac_problem: str | None = None
 
     @property
     def code(self) -> str:
@@ -100,26 +104,33 @@ class TerminalLink(Protocol):
     def __init__(self, codec: TerminalCodec):
         self.codec = codec
         self.frames = FrameBuffer(codec.profile.header, codec.profile.max_frame)
-        self.waiting: dict[tuple[str, str], defer.Deferred[dict[str, str]]] = {}
+        # (DE41, DE11) -> the answer's waiter and the key its MAC is checked with
+        self.waiting: dict[tuple[str, str], tuple[defer.Deferred[Reply], bytes | None]] = {}
 
     def dataReceived(self, data: bytes) -> None:
         for body in self.frames.feed(data):
             fields = self.codec.decode(body)
-            waiter = self.waiting.pop((fields.get("41", ""), fields.get("11", "")), None)
+            waiter, key = self.waiting.pop((fields.get("41", ""), fields.get("11", "")), (None, None))
             if waiter is not None:
-                waiter.callback(fields)
+                waiter.callback(Reply(fields, self.codec.problem(body, fields, key)))
 
     def connectionLost(self, reason: object = None) -> None:
         waiting, self.waiting = self.waiting, {}
-        for waiter in waiting.values():
+        for waiter, _ in waiting.values():
             waiter.errback(ConnectionError("the gateway closed the connection"))
 
-    def request(self, fields: dict[str, str], timeout: float) -> defer.Deferred[dict[str, str]]:
+    def request(self, fields: dict[str, str], timeout: float, mac_key: bytes | None = None) -> defer.Deferred[Reply]:
+        """Send ``fields``, MAC'd with ``mac_key`` under a MAC profile; the answer, its MAC checked."""
+        return self.request_body(self.codec.encode(fields, mac_key), fields, timeout, mac_key)
+
+    def request_body(self, body: bytes, fields: dict[str, str], timeout: float,
+                     mac_key: bytes | None = None) -> defer.Deferred[Reply]:
+        """Send a frame body as it is (a test's altered one); the answer to ``fields``' DE41 + DE11."""
         from twisted.internet import reactor
 
-        answer: defer.Deferred[dict[str, str]] = defer.Deferred()
-        self.waiting[(fields["41"], fields["11"])] = answer
-        self.transport.write(self.frames.frame(self.codec.encode(fields)))
+        answer: defer.Deferred[Reply] = defer.Deferred()
+        self.waiting[(fields["41"], fields["11"])] = (answer, mac_key)
+        self.transport.write(self.frames.frame(body))
         return answer.addTimeout(timeout, reactor)
 
     def send_raw(self, frame: bytes) -> None:
@@ -156,8 +167,11 @@ class SimulatedTerminal:
     """A counter terminal: builds the requests of docs/protocols/club8583.md and keeps its batch."""
 
     def __init__(self, tid: str, branch: str, link: TerminalLink, printer: Printer | None = None,
-                 timeout: float = 10.0, stan: int = 0):
+                 timeout: float = 10.0, stan: int = 0, master_key: bytes | None = None):
         self.tid, self.branch, self.link = tid, branch, link
+        # Under a MAC profile: the master key, and the key requests are MAC'd with (the master
+        # key until the first key change, then the session key).
+        self.master_key = self.mac_key = master_key
         self.printer, self.timeout = printer, timeout
         self.stan = stan
         self.totals = Totals()
@@ -187,13 +201,18 @@ class SimulatedTerminal:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def send(self, fields: dict[str, str], label: str, lose_answer: bool = False) -> Reply:
+    async def send(self, fields: dict[str, str], label: str, lose_answer: bool = False, forged: bool = False) -> Reply:
         """Send a request; with ``lose_answer``, act as if its response never came and send
-        the repeat (last MTI digit 1), which must be answered the same."""
-        reply = Reply(await self.link.request(fields, self.timeout))
+        the repeat (last MTI digit 1), which must be answered the same; ``forged``: with the
+        MAC of a made-up key, as someone without the terminal's key would."""
+        if forged:
+            body = self.link.codec.encode(fields, os.urandom(SESSION_KEY_BYTES))
+            reply = await self.link.request_body(body, fields, self.timeout, self.mac_key)
+        else:
+            reply = await self.link.request(fields, self.timeout, self.mac_key)
         if lose_answer:
             repeat = dict(fields, t=fields["t"][:3] + "1")
-            again = Reply(await self.link.request(repeat, self.timeout))
+            again = await self.link.request(repeat, self.timeout, self.mac_key)
             same = all(again.fields.get(de) == reply.fields.get(de) for de in ("4", "37", "38", "39"))
             label += " (answer lost; repeat " + ("replayed it" if same else "DIFFERED") + ")"
             if not same:
@@ -218,7 +237,22 @@ class SimulatedTerminal:
     # -- the transactions ---------------------------------------------------------------
 
     async def sign_on(self) -> Reply:
-        return await self.send(self.fields("0800", **{"70": "001"}), "sign-on")
+        """Sign on; a terminal with a master key (a MAC profile) changes keys next."""
+        reply = await self.send(self.fields("0800", **{"70": "001"}), "sign-on")
+        if reply.approved and self.master_key is not None:
+            await self.change_key()
+        return reply
+
+    async def change_key(self) -> Reply:
+        """0800 DE70 101: on approval, unwrap the new session key (DE48 SK) with the master
+        key, check it against KC, and MAC every later request with it."""
+        reply = await self.send(self.fields("0800", **{"70": "101"}), "key change")
+        if reply.approved and self.master_key is not None:
+            session = unwrap_key(self.master_key, bytes.fromhex(reply.tags["SK"]))
+            if check_value(session) != reply.tags["KC"]:
+                raise ValueError(f"{self.tid}: the new session key does not match its check value")
+            self.mac_key = session
+        return reply
 
     async def echo(self) -> Reply:
         return await self.send(self.fields("0800", **{"70": "301"}), "echo")
@@ -227,10 +261,12 @@ class SimulatedTerminal:
         return await self.send(self.fields("0200", "31", **{"2": card}), "balance")
 
     async def redeem(self, card: str, amount: int, invoice: str, total: int | None = None,
-                     hold: bool = False, lose_answer: bool = False) -> tuple[dict[str, str], Reply]:
+                     hold: bool = False, lose_answer: bool = False,
+                     forged: bool = False) -> tuple[dict[str, str], Reply]:
         tags = {"IN": invoice} | ({"IT": str(total)} if total else {})
         request = self.fields("0100" if hold else "0200", "00", **self.money(card, amount, **tags))
-        reply = await self.send(request, "hold" if hold else "redeem", lose_answer)
+        label = "forged MAC" if forged else "hold" if hold else "redeem"
+        reply = await self.send(request, label, lose_answer, forged)
         if reply.approved and not hold:
             self.totals.add("debits", reply.amount)
         return request, reply
@@ -309,6 +345,8 @@ async def scripted_day(terminal: SimulatedTerminal, cards: list[str], rng: rando
         await terminal.complete(card, hold.amount // 2, hold.rrn)
     request, sale = await terminal.redeem(card, 30_000, invoice + "-R", lose_answer=True)
     await terminal.reverse(request, sale)
+    if terminal.master_key is not None:  # a MAC profile: what a forger without the key gets (63)
+        await terminal.redeem(card, 99_000, invoice + "-F", forged=True)
     await terminal.reconcile()
 
 
@@ -385,12 +423,15 @@ async def simulate(args: argparse.Namespace, printer: Printer | None) -> Counter
     runs, terminals = [], []
     pins = _read_pins(args.vouchers) if args.scenario == "club" and args.vouchers else []
     gifts = _gift_cards(args.gift_card, args.terminals)
+    master_keys = _read_master_keys(args.keys) if args.keys else {}
     for index in range(args.first_terminal, args.first_terminal + args.terminals):
+        tid = terminal_id(index)
         endpoint = TCP4ClientEndpoint(reactor, args.host, args.port)
         if args.tls_ca:
-            endpoint = wrapClientTLS(client_tls(args.host, args.tls_ca, args.tls_certs, terminal_id(index)), endpoint)
+            endpoint = wrapClientTLS(client_tls(args.host, args.tls_ca, args.tls_certs, tid), endpoint)
         link = await connectProtocol(endpoint, TerminalLink(TerminalCodec(profile)))
-        terminal = SimulatedTerminal(terminal_id(index), args.branch, link, printer, stan=rng.randrange(999_000))
+        terminal = SimulatedTerminal(tid, args.branch, link, printer, stan=rng.randrange(999_000),
+                                     master_key=master_keys.get(tid))
         terminals.append(terminal)
         own = random.Random(rng.random())
         if args.scenario == "club":
@@ -419,6 +460,12 @@ def client_tls(host: str, ca: str, certificates: str | None, tid: str) -> Any:
         folder = Path(certificates)
         own = PrivateCertificate.loadPEM((folder / f"{tid}.pem").read_text() + (folder / f"{tid}.key").read_text())
     return optionsForClientTLS(host, trustRoot=Certificate.loadPEM(Path(ca).read_bytes()), clientCertificate=own)
+
+
+def _read_master_keys(path: str) -> dict[str, bytes]:
+    """A MAC profile's master keys, by terminal: a CSV ``tid,master_key`` (hex)."""
+    with open(path, newline="") as f:
+        return {row["tid"]: bytes.fromhex(row["master_key"]) for row in csv.DictReader(f)}
 
 
 def _read_pins(path: str) -> list[str]:

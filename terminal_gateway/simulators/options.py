@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                      "'voucher generate' prints)")
     p.add_argument("--gift-card", metavar="CARD", help="club scenario: the first of a registered range of gift "
                                                        "cards, one per terminal")
+    p.add_argument("--keys", metavar="CSV", help="a MAC profile's master keys: CSV tid,master_key (hex); "
+                                               "terminals sign on, change keys, and MAC every request")
     p.add_argument("--transactions", type=int, default=20, metavar="N", help="per terminal, random scenario")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="print the summary only")

@@ -216,6 +216,11 @@ class Store:
         with self._transaction("cannot read the member", write=False) as conn:
             return members.show(conn, card, now or _now())
 
+    def terminal_keys(self, action: Callable[[Connection], T], *, write: bool = False) -> T:
+        """``action(connection)`` on the terminal keys (``store.keys``) in one transaction."""
+        with self._transaction("cannot read or write the terminal keys", write=write) as conn:
+            return action(conn)
+
     def report(self, read: Callable[[Connection], T]) -> T:
         """``read(connection)`` in one read-only snapshot: for the reports of ``store.reports``."""
         with self._transaction("cannot read the journal", write=False) as conn:

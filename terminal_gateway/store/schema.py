@@ -19,6 +19,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -76,6 +77,22 @@ terminals = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("certificates_from", UTCDateTime, nullable=True),  # client certificates issued before: revoked
 )
+
+terminal_keys = Table(
+    "terminal_keys",
+    metadata,
+    Column("tid", String(8), ForeignKey("terminals.tid"), primary_key=True),
+    Column("master_key", LargeBinary, nullable=False),  # RFC 3394-wrapped under the KEK
+    Column("master_check", String(6), nullable=False),
+    Column("session_key", LargeBinary, nullable=True),  # RFC 3394-wrapped under the KEK
+    Column("session_check", String(6), nullable=True),
+    Column("kek_check", String(6), nullable=False),  # which KEK wraps both keys
+    Column("master_loaded_at", UTCDateTime, nullable=False),
+    Column("session_changed_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+# Keys are never stored in the clear: each is wrapped under the key-encryption key (KEK),
+# which lives outside the database. Check values identify keys without revealing them.
 
 accounts = Table(
     "accounts",

@@ -19,7 +19,7 @@ from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal, Termi
 from terminal_gateway.simulators.local import clinic_config, free_ports, wait_for_port, write_voucher_key
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
-from ..support import pg_database
+from ..support import FIRMWARE_PROFILES, pg_database
 
 
 class Gateway:
@@ -35,6 +35,15 @@ class Gateway:
         self.log = folder / "gateway.log"
         self.links: list[TerminalLink] = []
         self.terminals_made = 0
+
+    def keyed(self, kek_file: str = "kek") -> Path:
+        """Terminal keys for MAC profiles: a new KEK (``keys new-kek``) named by ``[keys]``; its path."""
+        kek = self.folder / kek_file
+        self.cli("keys", "new-kek", str(kek))
+        text = self.config.read_text()
+        self.config.write_text(f"profiles_dirs = [{str(FIRMWARE_PROFILES)!r}]\n{text}\n[keys]\n"
+                               f"kek_file = {kek_file!r}\n")
+        return kek
 
     def cli(self, *words: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([sys.executable, "-m", "terminal_gateway.cli", "--config", str(self.config), *words],
@@ -70,20 +79,22 @@ class Gateway:
         self.process.wait(30)
         self.process = None
 
-    async def terminal(self, index: int = 1, profile: str = "club-t2", tls: Any = None) -> SimulatedTerminal:
-        """Terminal ``index`` connected to the listener of ``profile`` (over TLS with the
-        client options ``tls``, where given)."""
+    async def terminal(self, index: int = 1, profile: str = "club-t2", master_key: bytes | None = None,
+                       tls: Any = None) -> SimulatedTerminal:
+        """A simulated terminal on a new connection (over TLS with the client options ``tls``,
+        where given); under a MAC profile it MACs with ``master_key`` until its first key change."""
         from twisted.internet import reactor
 
         endpoint: Any = TCP4ClientEndpoint(reactor, "127.0.0.1", self.ports[profile])
         if tls is not None:
             endpoint = wrapClientTLS(tls, endpoint)
-        link = await connectProtocol(endpoint, TerminalLink(TerminalCodec(load_profile(profile))))
+        link = await connectProtocol(endpoint, TerminalLink(TerminalCodec(load_profile(profile, [FIRMWARE_PROFILES]))))
         self.links.append(link)
         # Each simulated terminal counts its STANs from its own start: the same terminal
         # connected again within one DE7 second (after a restart) must not repeat a key (94).
         self.terminals_made += 1
-        return SimulatedTerminal(terminal_id(index), BRANCH, link, timeout=10, stan=self.terminals_made * 50_000)
+        return SimulatedTerminal(terminal_id(index), BRANCH, link, timeout=10, stan=self.terminals_made * 50_000,
+                                 master_key=master_key)
 
     def close_links(self) -> None:
         for link in self.links:

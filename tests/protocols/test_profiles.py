@@ -44,8 +44,8 @@ def _write(directory: Path, name: str, text: str) -> Path:
 
 
 def test_bundled_families() -> None:
-    assert available_profiles() == ["club-t1", "club-t2", "club-t3"]
-    t1, t2, t3 = (load_profile(name) for name in available_profiles())
+    assert {"club-t1", "club-t2", "club-t3"} <= set(available_profiles())
+    t1, t2, t3 = (load_profile(name) for name in ("club-t1", "club-t2", "club-t3"))
     assert (t1.header, t1.tpdu, t1.signon_required, t1.partial_approval) == (
         FrameHeader.BINARY2, True, True, True
     )

@@ -10,7 +10,7 @@ import pytest
 from twisted.internet import defer
 
 from terminal_gateway.protocols.club8583 import Decoded, HostCodec, Profile, TerminalCodec
-from terminal_gateway.simulators.club8583 import SimulatedTerminal
+from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal
 from terminal_gateway.vocabulary import (
     AccrualReturn,
     Accrue,
@@ -37,10 +37,10 @@ class CannedGateway:
         self.outcome = Outcome(Code.APPROVED)
         self.seen: list[Decoded] = []
 
-    def request(self, fields: dict[str, str], timeout: float) -> defer.Deferred[dict[str, str]]:
+    def request(self, fields: dict[str, str], timeout: float, mac_key: bytes | None = None) -> defer.Deferred[Reply]:
         decoded = self.host.decode(self.codec.encode(fields))
         self.seen.append(decoded)
-        return defer.succeed(self.codec.decode(self.host.encode(decoded.context, self.outcome)))
+        return defer.succeed(Reply(self.codec.decode(self.host.encode(decoded.context, self.outcome))))
 
 
 @pytest.fixture

@@ -7,12 +7,14 @@ where they cannot gets no answer, and ``Undecodable`` says why and where for the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import iso8583
 
 from ...vocabulary import Code, Outcome, Request
 from . import de48
+from .mac import Authenticator
 from .profile import UNKNOWN_FIELD, Profile
 from .requests import Rejected, to_request
 from .responses import ECHOED, ResponseContext, response_fields
@@ -37,23 +39,26 @@ class Undecodable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A request to decide, or (``request`` None) the ``error`` code to answer at once."""
+    """A request to decide, or (``request`` None) the ``error`` code to answer at once.
+    ``fields``: the elements as decoded, for the MAC check (they may hold a PAN: no repr)."""
 
     request: Request | None
     context: ResponseContext
     error: Code | None = None
     reason: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class HostCodec:
     """Decodes terminal requests and encodes the gateway's responses under one profile."""
 
-    __slots__ = ("_wire", "currency", "profile")
+    __slots__ = ("_wire", "authenticator", "currency", "profile")
 
     def __init__(self, profile: Profile, currency: int) -> None:
         self.profile = profile
         self.currency = currency  # the program's: DE54 balances are in it
         self._wire = Wire(profile)
+        self.authenticator = Authenticator(profile) if profile.mac else None
 
     def decode(self, body: bytes) -> Decoded:
         failure: iso8583.DecodeError | None = None
@@ -75,19 +80,23 @@ class HostCodec:
         )
         if failure is not None:
             reason = f"{_describe(failure, self.profile)} at byte {failure.pos}"
-            return Decoded(None, context, Code.FORMAT_ERROR, reason)
+            return Decoded(None, context, Code.FORMAT_ERROR, reason, doc)
         try:
-            return Decoded(to_request(mti, doc), context)
+            return Decoded(to_request(mti, doc, key_change=self.profile.mac), context, fields=doc)
         except Rejected as e:
-            return Decoded(None, context, e.code, e.reason)
+            return Decoded(None, context, e.code, e.reason, doc)
 
-    def encode(self, context: ResponseContext, outcome: Outcome) -> bytes:
-        """The response's frame body (with the swapped TPDU where the profile has one).
+    def encode(self, context: ResponseContext, outcome: Outcome, mac_key: bytes | None = None) -> bytes:
+        """The response's frame body (with the swapped TPDU where the profile has one), MAC'd
+        with ``mac_key`` under a MAC profile.
 
         An outcome that does not fit its elements (an RRN that is not 12 characters, an
         amount over 12 digits) raises ``iso8583.EncodeError``: a bug upstream, not input.
         """
-        return self._wire.pack(response_fields(context, outcome, self.currency))
+        fields = response_fields(context, outcome, self.currency)
+        if self.authenticator is None or mac_key is None:
+            return self._wire.pack(fields)
+        return self.authenticator.pack(self._wire.pack, fields, mac_key)
 
 
 def _is_request(mti: str) -> bool:

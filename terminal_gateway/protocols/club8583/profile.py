@@ -58,6 +58,7 @@ class Profile:
     partial_approval: bool
     max_frame: int
     spec: Spec = field(repr=False, compare=False)
+    mac: bool = False  # every request and answer carries an AES-CMAC (DE64/DE128)
 
 
 # The choices of [encoding], each with its allowed values.
@@ -82,7 +83,9 @@ _TOP: dict[str, type] = {
     "partial_approval": bool,
     "encoding": dict,
     "fields": dict,
+    "mac": str,
 }
+_MACS = ("none", "aes-cmac")
 _FIELD_KEYS: dict[str, type] = {
     "data_enc": str,
     "len_enc": str,
@@ -99,7 +102,9 @@ _TPDU_BYTES = 5
 
 def compile_profile(name: str, doc: Mapping[str, Any]) -> Profile:
     """Check a parsed profile file and build its ``Profile``; ``ProfileError`` names the key."""
-    _check_keys(name, doc, _TOP, required=_TOP.keys() - {"fields"})
+    _check_keys(name, doc, _TOP, required=_TOP.keys() - {"fields", "mac"})
+    if doc.get("mac", "none") not in _MACS:
+        raise ProfileError(f"{name}: mac must be one of {_MACS}")
     encoding = doc["encoding"]
     _check_keys(f"{name} [encoding]", encoding, dict.fromkeys(_CHOICES, str), required=_CHOICES)
     for key, allowed in _CHOICES.items():
@@ -125,6 +130,7 @@ def compile_profile(name: str, doc: Mapping[str, Any]) -> Profile:
         partial_approval=doc["partial_approval"],
         max_frame=doc["max_frame"],
         spec=spec,
+        mac=doc.get("mac", "none") == "aes-cmac",
     )
 
 

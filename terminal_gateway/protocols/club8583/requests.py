@@ -35,6 +35,7 @@ from ...vocabulary import (
 )
 from . import de48
 from .elements import ELEMENTS, TOTALS
+from .keychange import KeyChange
 
 __all__ = ["Rejected", "to_request"]
 
@@ -141,9 +142,9 @@ class _Fields:
 Builder = Callable[[_Fields, dict[str, Any]], Request]
 
 
-def _network(f: _Fields, common: dict[str, Any]) -> Request:
+def _network(f: _Fields, common: dict[str, Any], *, key_change: bool = False) -> Request:
     code = f.digits("70")
-    kind = _NETWORK.get(code)
+    kind = (_KEYED_NETWORK if key_change else _NETWORK).get(code)
     if kind is None:
         raise Rejected(Code.INVALID_TRANSACTION, f"DE70: network management code {code} not handled")
     return kind(**common)
@@ -225,7 +226,8 @@ def _reconcile(f: _Fields, common: dict[str, Any]) -> Request:
     return Reconcile(**common, batch_number=batch, totals=totals)
 
 
-_NETWORK: dict[str, type[SignOn | SignOff | Echo]] = {"001": SignOn, "002": SignOff, "301": Echo}
+_NETWORK: dict[str, type[SignOn | SignOff | Echo | KeyChange]] = {"001": SignOn, "002": SignOff, "301": Echo}
+_KEYED_NETWORK = {**_NETWORK, "101": KeyChange}  # a key change needs a MAC profile
 
 # What a reversal (0400, 0420) may undo: the DE3 types of the originals it names.
 _REVERSIBLE = ("00", "20", "21", "22", "23", "72")
@@ -250,14 +252,18 @@ _TRANSACTIONS: dict[str, dict[str | None, Builder]] = {
 }
 
 
-def to_request(mti: str, doc: Mapping[str, str]) -> Request:
-    """Map one decoded request; raises ``Rejected`` with the code to answer."""
+def to_request(mti: str, doc: Mapping[str, str], *, key_change: bool = False) -> Request:
+    """Map one decoded request; raises ``Rejected`` with the code to answer. ``key_change``:
+    0800 DE70 101 is a ``KeyChange`` (under a MAC profile), else it is answered 12."""
     types = _TRANSACTIONS.get(mti[:3])
     if types is None or mti[3] not in "01":
         raise Rejected(Code.INVALID_TRANSACTION, f"MTI {mti}: not a Club-8583 request")
     f = _Fields(doc)
     kind = None if None in types else f.digits("3")[:2]
     build = types.get(kind)
+    network = build is _network
+    if network and key_change:
+        build = partial(_network, key_change=True)
     if build is None:
         raise Rejected(Code.INVALID_TRANSACTION, f"DE3: transaction type {kind} not handled")
     terminal = f.padded("41")
@@ -266,6 +272,6 @@ def to_request(mti: str, doc: Mapping[str, str]) -> Request:
         "key": f"{terminal}:{f.digits('11')}:{f.digits('7')}",
         "repeat": mti[3] == "1",
         # Network management may omit the branch; everything else names it.
-        "branch": f.padded("42") if build is not _network or "42" in doc else None,
+        "branch": f.padded("42") if not network or "42" in doc else None,
     }
     return build(f, common)

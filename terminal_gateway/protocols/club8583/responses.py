@@ -44,6 +44,7 @@ class ResponseContext:
 
     ``echo`` may hold the PAN, so it stays out of the repr (and out of logs).
     ``has_amount``: the request carried DE4, so the response carries it even when 0.
+    ``approved_tags``: DE48 sub-elements an approval adds (a key change's SK and KC).
     """
 
     mti: str
@@ -51,6 +52,7 @@ class ResponseContext:
     tpdu: str | None = None
     batch: str | None = None
     has_amount: bool = False
+    approved_tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def response_mti(self) -> str:
@@ -80,6 +82,8 @@ def response_fields(context: ResponseContext, outcome: Outcome, currency: int) -
     ]
     if context.batch is not None:
         tags.append(("BN", context.batch))
+    if outcome.code.approved:
+        tags.extend(context.approved_tags)
     if tags:
         doc["48"] = de48.build(tags)
     if outcome.balance is not None:
