@@ -29,6 +29,7 @@ from terminal_gateway.program import (
     Upgrade,
     Vouchers,
 )
+from terminal_gateway.simulators.local import write_private
 
 from .test_config import write
 
@@ -413,10 +414,10 @@ def vouchers_config(tmp_path: Path, section: str) -> Path:
 
 
 def test_the_voucher_key_is_the_files_bytes_without_the_trailing_newline(tmp_path: Path) -> None:
-    (tmp_path / "voucher.key").write_bytes(KEY.encode() + b"\n")
+    write_private(tmp_path / "voucher.key", KEY.encode() + b"\n")
     config = load(vouchers_config(tmp_path, '[vouchers]\nkey_file = "voucher.key"\n'))
     assert voucher_key(config) == KEY.encode()
-    (tmp_path / "voucher.key").write_bytes(b"\x00\xff" * 8 + b" \r\n\t")
+    write_private(tmp_path / "voucher.key", b"\x00\xff" * 8 + b" \r\n\t")
     assert voucher_key(config) == b"\x00\xff" * 8, "any bytes, only trailing white space stripped"
 
 
@@ -450,7 +451,7 @@ def test_a_voucher_key_that_cannot_be_used_is_named_and_never_shown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     section, file_bytes, variable, key, expected = NO_KEY[case]
     if file_bytes is not None:
-        (tmp_path / "voucher.key").write_bytes(file_bytes)
+        write_private(tmp_path / "voucher.key", file_bytes)
     monkeypatch.delenv("TG_TEST_VOUCHER_KEY", raising=False)
     if variable is not None:
         monkeypatch.setenv("TG_TEST_VOUCHER_KEY", variable)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from terminal_gateway.config import ConfigError, CounterSettings, Station, load, master_key, read_master_key
+from terminal_gateway.simulators.local import write_private
 
 from .test_config import EXAMPLE, write
 
@@ -31,7 +32,7 @@ KEY = bytes(range(16))
 
 
 def test_stations_clubcard_and_counter_load(tmp_path: Path) -> None:
-    (tmp_path / "club-master.key").write_text(KEY.hex() + "\n")
+    write_private(tmp_path / "club-master.key", KEY.hex() + "\n")
     config = load(write(tmp_path, EXAMPLE + STATIONS))
     assert config.stations == (Station("pcsc", "Virtual PCD", "CNTR0001", "CLINIC000000001"),)
     assert config.clubcard.master_key_file == tmp_path / "club-master.key"
@@ -80,7 +81,7 @@ def test_two_stations_may_not_share_a_terminal_or_a_reader(tmp_path: Path) -> No
 @pytest.mark.parametrize("content", [KEY, KEY.hex().encode(), KEY.hex().upper().encode() + b"\n",
                                      bytes(range(32)), bytes(range(32)).hex().encode() + b"\r\n"])
 def test_master_keys_raw_or_hex(tmp_path: Path, content: bytes) -> None:
-    (tmp_path / "k").write_bytes(content)
+    write_private(tmp_path / "k", content)
     assert read_master_key(tmp_path / "k") in (KEY, bytes(range(32)))
 
 
@@ -89,7 +90,7 @@ def test_master_keys_raw_or_hex(tmp_path: Path, content: bytes) -> None:
 def test_a_bad_master_key_file_names_the_key_and_not_its_bytes(tmp_path: Path, content: bytes | None,
                                                                why: str) -> None:
     if content is not None:
-        (tmp_path / "club-master.key").write_bytes(content)
+        write_private(tmp_path / "club-master.key", content)
     config = load(write(tmp_path, EXAMPLE + STATIONS))
     with pytest.raises(ConfigError, match=re.escape("clubcard.master_key_file: expected a key file of 16 or 32")) as e:
         master_key(config)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .clubcard import VPCD_READER, VirtualClubCard, VpcdCard, vpcd_problem
 from .cr200 import PtyPair, socat_available
-from .local import free_ports, wait_for_port
+from .local import free_ports, wait_for_port, write_private
 from .population import BRANCH, card_number, terminal_id
 
 SMARTPOS_TERMINAL = 10
@@ -71,7 +71,7 @@ class Devices:
             text += (f'\n[[listeners]]\nprotocol = "cr200"\nprofile = "cr200-fw2"\ndevice = "{self.pty.gateway_end}"\n'
                      f'terminal = "{terminal_id(CR200_TERMINAL)}"\nbranch = "{BRANCH}"\n')
         if self.usable:
-            (self.folder / "club-master.key").write_text(MASTER_KEY.hex() + "\n")
+            write_private(self.folder / "club-master.key", MASTER_KEY.hex() + "\n")
             text += f'\n[clubcard]\nmaster_key_file = "club-master.key"\n\n[counter]\nport = {self.counter_port}\n'
         for station in self.usable:
             text += (f'\n[[stations]]\ndriver = "{station.driver}"\nreader = "{station.reader}"\n'

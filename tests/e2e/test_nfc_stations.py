@@ -20,7 +20,7 @@ import pytest_twisted
 
 from terminal_gateway.protocols.clubcard.apdu import GET_UID
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag
-from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.local import free_port, wait_for_port, write_private
 from terminal_gateway.simulators.nfc_card import NfcCard, free_udp_port
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan
@@ -51,7 +51,7 @@ def station(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         url = (f"sqlite:///{folder / 'gateway.db'}" if request.param == "sqlite"
                else stack.enter_context(pg_database()))
         gateway = Gateway(folder, url, profiles=("club-t2",))
-        (folder / "club-master.key").write_text(MASTER.hex() + "\n")
+        write_private(folder / "club-master.key", MASTER.hex() + "\n")
         port, udp_port = free_port(), free_udp_port()
         with gateway.config.open("a") as f:
             f.write(f'\n[clubcard]\nmaster_key_file = "club-master.key"\n\n[counter]\nport = {port}\n\n'

@@ -22,7 +22,7 @@ import pytest_twisted
 from sqlalchemy import create_engine, text
 
 from terminal_gateway.simulators.clubcard import VPCD_READER, VirtualClubCard, VirtualUidTag, VpcdCard, vpcd_problem
-from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.local import free_port, wait_for_port, write_private
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan
 
@@ -58,7 +58,7 @@ class Counter:
 @pytest.fixture
 def station(tmp_path: Path, vpcd: None, store_url: str) -> Iterator[tuple[Gateway, Counter]]:
     gateway = Gateway(tmp_path, store_url, profiles=("club-t2",))
-    (tmp_path / "club-master.key").write_text(MASTER.hex() + "\n")
+    write_private(tmp_path / "club-master.key", MASTER.hex() + "\n")
     port = free_port()
     with gateway.config.open("a") as f:
         f.write(f'\n[clubcard]\nmaster_key_file = "club-master.key"\n\n[counter]\nport = {port}\n\n'

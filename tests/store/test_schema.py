@@ -39,7 +39,7 @@ def test_init_twice_changes_nothing(store: Store, store_url: str) -> None:
     store.init_schema()
     store.check_schema()
     assert _shape(store_url) == before
-    assert before["revision"] == "0004"
+    assert before["revision"] == "0006"
     assert store.changes_since(0)[0] == 1  # the data is still there
 
 
@@ -56,7 +56,7 @@ def test_a_schema_at_another_revision_is_refused(store: Store, store_url: str) -
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
     engine.dispose()
-    with pytest.raises(StoreError, match=r"is at revision 0000, not 0004: run 'terminal-gateway init' to upgrade"):
+    with pytest.raises(StoreError, match=r"is at revision 0000, not 0006: run 'terminal-gateway init' to upgrade"):
         store.check_schema()
 
 
@@ -78,3 +78,14 @@ def test_an_unusable_url_is_a_store_error_without_the_password() -> None:
     with pytest.raises(StoreError, match="the store URL is not usable") as raised:
         Store("nosuchdb+driver://admin:s3cret@host/db")
     assert "s3cret" not in str(raised.value)
+
+
+def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    store = Store(f"sqlite:///{path}")
+    store.init_schema()
+    store.add_terminal("T0000001", "CLINIC000000001")
+    files = [path, path.with_name("gateway.db-wal")]
+    modes = {file.name: file.stat().st_mode & 0o777 for file in files}
+    store.close()
+    assert modes == {"gateway.db": 0o600, "gateway.db-wal": 0o600}
