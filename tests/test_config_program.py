@@ -4,6 +4,7 @@ path, and ``voucher_key`` finds the PIN hashing key without ever showing it."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -478,3 +479,13 @@ def test_group_names_are_what_a_terminal_can_show(tmp_path: Path, name: str) -> 
     path.write_text(f'[store]\nurl = "sqlite://"\n[groups."{name}"]\ndefault = true\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"groups\..*: expected a group name of up to 32 ASCII letters"):
         load(path)
+
+
+def test_a_voucher_key_file_others_can_read_is_refused_naming_the_file_and_the_fix(tmp_path: Path) -> None:
+    key_file = write_private(tmp_path / "voucher.key", KEY.encode() + b"\n")
+    key_file.chmod(0o644)
+    config = load(vouchers_config(tmp_path, '[vouchers]\nkey_file = "voucher.key"\n'))
+    with pytest.raises(ConfigError, match=re.escape(f"{key_file}: a key file must be readable by its owner only, "
+                                                    f"but its mode is 0644: run 'chmod 600 {key_file}'")) as e:
+        voucher_key(config)
+    assert KEY not in str(e.value)
