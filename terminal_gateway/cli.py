@@ -18,11 +18,14 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import ENV_VAR, Config, ConfigError, load
 from .firmware import ProfileError
 from .vocabulary import mask_pan
+
+if TYPE_CHECKING:
+    from .store import Audited
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -400,7 +403,7 @@ def _configured_station(config: Config, tid: str) -> None:
 # of its change, or one saying why it was refused. Targets mask card numbers and never hold a
 # key, a PIN or a token.
 
-_running: ContextVar[Any] = ContextVar("the audited command being run", default=None)
+_running: ContextVar[Audited | None] = ContextVar("the audited command being run", default=None)
 
 
 def _card(args: argparse.Namespace) -> str:
@@ -435,7 +438,7 @@ AUDITED: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
 }
 
 
-def _audited(args: argparse.Namespace):
+def _audited(args: argparse.Namespace) -> Audited | None:
     """What the audit trail says of this command, or ``None`` when it changes nothing."""
     from .store import Audited
 

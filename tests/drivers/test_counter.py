@@ -207,7 +207,6 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 @pytest_twisted.ensureDeferred
 async def test_the_api_over_tls_with_the_stations_token(tmp_path: Path) -> None:
-    pytest.importorskip("OpenSSL", reason="TLS endpoints need twisted[tls] (pyOpenSSL, service_identity)")
     cert_file, key_file = self_signed(tmp_path)
     client = ssl.create_default_context(cafile=str(cert_file))
     api = Api(CounterSettings(description=f"ssl:0:interface=127.0.0.1:privateKey={key_file}:certKey={cert_file}"),

@@ -10,6 +10,7 @@ first refusal.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from .answers import Reply, forbidden, misdirected, unauthorized, unsupported_me
 __all__ = ["Listener", "bearer_token", "no_credential", "refusal"]
 
 LOOPBACK_NAMES = ("localhost",)
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")  # RFC 6750's b64token
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, or ``None``."""
     scheme, _, token = (authorization or "").strip().partition(" ")
     token = token.strip()
-    return token if scheme.lower() == "bearer" and token and token.isascii() and token.isprintable() else None
+    return token if scheme.lower() == "bearer" and _TOKEN68.fullmatch(token) else None
 
 
 def no_credential(terminal: str | None, why: str) -> Reply:
