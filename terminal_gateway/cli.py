@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 import json
 import os
+import pwd
 import re
 import signal
 import sys
@@ -450,11 +450,12 @@ def _audited(args: argparse.Namespace) -> Audited | None:
 
 
 def _os_user() -> str:
-    """Who runs the command: the login name, and who became it through sudo."""
+    """Who runs the command: the effective user's name (from the password database, not from
+    $USER, which the caller sets), and who became it through sudo."""
     try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no login name and no password entry for the uid
-        user = f"uid {os.getuid()}"
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # no password entry for the uid (a container)
+        user = f"uid {os.geteuid()}"
     sudo = os.environ.get("SUDO_USER")
     return f"{user} (sudo by {sudo})" if sudo and sudo != user else user
 

@@ -4,8 +4,9 @@ masked, never a token; a station's token is printed once and only its hash is ke
 
 from __future__ import annotations
 
-import getpass
 import hashlib
+import os
+import pwd
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -56,7 +57,7 @@ def test_changes_are_audited_with_the_user_the_command_and_the_masked_card(insta
     install("member", "show", card).ok()  # reads change nothing: not audited
     install("report", "member", card).ok()
     masked = f"{card[:6]}{'*' * (len(card) - 10)}{card[-4:]}"
-    user = getpass.getuser()
+    user = pwd.getpwuid(os.geteuid()).pw_name
     assert trail(install)[before:] == [
         (user, "terminal add", f"terminal {tid} at branch {BRANCH}", "done"),
         (user, "member add", f"card {masked}", "done"),
@@ -76,11 +77,12 @@ def test_a_refused_change_is_audited_as_refused_and_changes_nothing_else(install
     assert card not in row[2] + row[3]
 
 
-def test_the_user_who_became_root_through_sudo_is_named(install: Install) -> None:
-    result = run("--config", str(install.config), "reload", env=environment(SUDO_USER="alice"))
+def test_the_user_is_the_effective_one_and_who_became_it_through_sudo_is_named(install: Install) -> None:
+    spoofed = environment(SUDO_USER="alice", USER="mallory", LOGNAME="mallory")  # $USER is the caller's to set
+    result = run("--config", str(install.config), "reload", env=spoofed)
     result.ok()
     user, command, target, outcome = trail(install)[-1]
-    assert user == f"{getpass.getuser()} (sudo by alice)" and (command, target, outcome) == (
+    assert user == f"{pwd.getpwuid(os.geteuid()).pw_name} (sudo by alice)" and (command, target, outcome) == (
         "reload", "the configuration", "done")
 
 
