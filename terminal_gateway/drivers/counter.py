@@ -23,7 +23,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from ..config import CounterSettings
 from ..protocols import counter
@@ -159,7 +159,17 @@ def _write(request: Any, reply: Reply) -> bytes:
     return reply.encode()
 
 
+class BoundedRequest(Request):
+    """Keeps no more of a body than one byte past the largest operation, so that nobody fills
+    the gateway's memory or disk before the request is checked; a longer one is refused 400."""
+
+    def handleContentChunk(self, data: bytes) -> None:
+        room = counter.MAX_BODY + 1 - self.content.tell()
+        if room > 0:
+            self.content.write(data[:room])
+
+
 def counter_listener(settings: CounterSettings, stations: Counter, reactor: Any) -> EndpointListener:
     """The counter API on the endpoint ``[counter]`` describes."""
-    return EndpointListener(settings.endpoint, Site(CounterApi(stations, settings)), reactor,
-                            "the counter software (HTTP)", log)
+    site = Site(CounterApi(stations, settings), requestFactory=BoundedRequest)
+    return EndpointListener(settings.endpoint, site, reactor, "the counter software (HTTP)", log)

@@ -20,10 +20,11 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.threads import deferToThread
 from twisted.logger import capturedLogs, formatEvent
+from twisted.web.test.requesthelper import DummyChannel
 
 from terminal_gateway.config import CounterSettings
-from terminal_gateway.drivers.counter import counter_listener
-from terminal_gateway.protocols.counter import Operation, Reply
+from terminal_gateway.drivers.counter import BoundedRequest, counter_listener
+from terminal_gateway.protocols.counter import MAX_BODY, Operation, Reply
 from terminal_gateway.simulators.local import write_private
 
 TOKENS = {"good-token-of-station-1": "CNTR0001", "good-token-of-station-2": "CNTR0002"}
@@ -172,6 +173,15 @@ async def test_a_body_nested_deeper_than_8_is_400_and_the_api_still_answers(api:
     assert status == 400 and answer["message"] == "the body is larger than 64 KiB"
     assert api.stations.operated == []
     assert (await api.ask("POST", OPERATIONS, BALANCE))[0] == 200
+
+
+@pytest.mark.parametrize("length", [None, 10_000_000])  # chunked, or a Content-Length
+def test_no_more_of_a_body_is_kept_than_one_byte_past_the_largest_operation(length: int | None) -> None:
+    request = BoundedRequest(DummyChannel())
+    request.gotLength(length)
+    for _ in range(100):
+        request.handleContentChunk(b" " * 100_000)
+    assert request.content.tell() == MAX_BODY + 1
 
 
 @pytest_twisted.ensureDeferred
