@@ -440,12 +440,12 @@ AUDITED: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
 
 def _audited(args: argparse.Namespace) -> Audited | None:
     """What the audit trail says of this command, or ``None`` when it changes nothing."""
-    from .store import Audited
-
     words = (args.command, getattr(args, "action", None))
     target = AUDITED.get(words)
     if target is None:
         return None
+    from .store import Audited
+
     return Audited(_os_user(), " ".join(word for word in words if word), target(args))
 
 

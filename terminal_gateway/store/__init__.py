@@ -6,8 +6,8 @@ transaction (group commit); ``Store.load`` rebuilds the ledger when the daemon s
 
 ``schema`` the tables, ``migrations``/``migrate`` their versions, ``engine`` connections and
 transactions, ``journal`` the effects codec, ``records`` writing, ``reads``/``load`` reading
-back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``checks`` the admin side, ``credentials`` the
-counter stations' tokens, ``audit`` the trail of operators' commands.
+back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``checks`` the admin side,
+``credentials`` the counter stations' tokens, ``audit`` the trail of operators' commands.
 """
 
 from __future__ import annotations
