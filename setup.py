@@ -15,7 +15,7 @@ setup(
         "terminal_gateway.store.migrations": ["script.py.mako"],
     },
     install_requires=[
-        "twisted>=24.3,<27",
+        "twisted[tls]>=24.3,<27",  # TLS endpoints (ssl:): pyOpenSSL and service_identity
         "pyiso8583>=4.0,<5",
         "sqlalchemy>=2.0,<2.2",
         "alembic>=1.13,<2",

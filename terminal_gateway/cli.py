@@ -10,17 +10,23 @@ import argparse
 import csv
 import json
 import os
+import pwd
 import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import suppress
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli_tls import CertificateError, add_tls_commands
 from .config import ENV_VAR, Config, ConfigError, load
 from .firmware import ProfileError
 from .vocabulary import mask_pan
+
+if TYPE_CHECKING:
+    from .store import Audited
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -60,7 +66,7 @@ def _whole(text: str, message: str) -> int:
 def _store(config: Config):
     from .store import Store
 
-    return Store(config.store.url)
+    return Store(config.store.url, audited=_running.get())
 
 
 def cmd_init(config: Config, args: argparse.Namespace) -> None:
@@ -429,10 +435,16 @@ def cmd_simulate(config: Config | None, args: argparse.Namespace) -> int:
 
 
 def with_store(config: Config, action: Callable):
+    from .store import StoreError
+
     store = _store(config)
     try:
         store.check_schema()
         return action(store)
+    except StoreError as refused:
+        with suppress(StoreError):  # a trail that cannot be written must not hide why the change was refused
+            store.audit_refused(str(refused))
+        raise
     finally:
         store.close()
 
@@ -445,6 +457,128 @@ def _safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "the configured store"
+
+
+# -- counter stations' credentials --------------------------------------------------------
+
+def cmd_station_token(config: Config, args: argparse.Namespace) -> None:
+    _configured_station(config, args.tid)
+    token = with_store(config, lambda store: store.issue_station_token(args.tid))
+    print(token)
+    print(f"station {args.tid}: a new bearer token for the counter API (above, shown this once; only its hash is "
+          "kept; any earlier token of the station no longer works)", file=sys.stderr)
+
+
+def cmd_station_revoke(config: Config, args: argparse.Namespace) -> None:
+    had = with_store(config, lambda store: store.revoke_station_token(args.tid))
+    print(f"station {args.tid}: token revoked, the counter API refuses it from now on" if had
+          else f"station {args.tid} had no token; nothing changed")
+
+
+def _configured_station(config: Config, tid: str) -> None:
+    if tid not in {station.terminal for station in config.stations}:
+        raise CommandError(f"no station acts as terminal {tid!r} in {config.path}: configure it in [[stations]] first")
+
+
+# -- the audit trail ---------------------------------------------------------------------
+# Every command that changes value or keys is audited: the store it opens writes a row (the
+# operating-system user, the command, its target, the time, the outcome) in the transaction
+# of its change, or one saying why it was refused. Targets mask card numbers and never hold a
+# key, a PIN or a token.
+
+_running: ContextVar[Audited | None] = ContextVar("the audited command being run", default=None)
+
+
+def _card(args: argparse.Namespace) -> str:
+    return f"card {mask_pan(args.card)}"
+
+
+def _vouchers(args: argparse.Namespace) -> str:
+    serial = getattr(args, "serial", None)
+    return (f"batch {args.batch}" if args.batch else f"voucher {serial}" if serial
+            else f"vouchers {args.first} to {args.last}")
+
+
+AUDITED: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
+    ("terminal", "add"): lambda a: f"terminal {a.tid} at branch {a.branch}",
+    ("terminal", "import"): lambda a: f"terminals of {a.file}",
+    ("member", "add"): _card,
+    ("member", "import"): lambda a: f"members of {a.file}",
+    ("member", "block"): _card,
+    ("member", "unblock"): _card,
+    ("card", "replace"): lambda a: f"card {mask_pan(a.old)} lost, replaced by {mask_pan(a.new)}",
+    ("card", "issue"): lambda a: f"UID tag {a.uid} for card {mask_pan(a.card)}",
+    ("credit", "grant"): lambda a: f"card {mask_pan(a.card)}, amount {a.amount}",
+    ("group", "grant"): lambda a: f"group {a.group}, amount {a.amount} each",
+    ("giftcard", "register"): lambda a: f"{a.count} gift cards from {mask_pan(a.from_card)}",
+    ("voucher", "generate"): lambda a: f"{a.count} vouchers of {a.value}" + (f" in batch {a.batch}" if a.batch else ""),
+    ("voucher", "activate"): _vouchers,
+    ("voucher", "void"): _vouchers,
+    ("points", "convert"): lambda a: f"card {mask_pan(a.card)}, {a.points} points",
+    ("reload", None): lambda a: "the configuration",
+    ("station", "token"): lambda a: f"station {a.tid}",
+    ("station", "revoke"): lambda a: f"station {a.tid}",
+    ("terminal", "key"): lambda a: f"terminal {a.tid} master key " + ("generated" if a.generate else "loaded"),
+    ("keys", "rotate-kek"): lambda a: "every terminal key, re-wrapped under a new KEK",
+    ("terminal", "revoke"): lambda a: f"terminal {a.tid} client certificates",
+}
+
+
+def _audited(args: argparse.Namespace) -> Audited | None:
+    """What the audit trail says of this command, or ``None`` when it changes nothing."""
+    words = (args.command, getattr(args, "action", None))
+    target = AUDITED.get(words)
+    if target is None:
+        return None
+    from .store import Audited
+
+    return Audited(_os_user(), " ".join(word for word in words if word), target(args))
+
+
+def _os_user() -> str:
+    """Who runs the command: the effective user's name (from the password database, not from
+    $USER, which the caller sets), and who became it through sudo."""
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # no password entry for the uid (a container)
+        user = f"uid {os.geteuid()}"
+    sudo = os.environ.get("SUDO_USER")
+    return f"{user} (sudo by {sudo})" if sudo and sudo != user else user
+
+
+def cmd_audit(config: Config, args: argparse.Namespace) -> None:
+    from .store.report_output import Sheet, emit
+
+    start = None if args.since is None else datetime.combine(_date(args.since, "--since"), time(0), UTC)
+    _report_out(args)
+    trail = with_store(config, lambda store: store.audit_trail(start))
+    rows = [[row.at.strftime("%Y-%m-%d %H:%M:%S"), row.os_user, row.command, row.target, row.outcome]
+            for row in trail]
+    since = f" since {args.since} (UTC)" if args.since else ""
+    emit(Sheet("audit", f"audit trail{since}: {_plural(len(rows), 'command')}",
+               ["time_utc", "os_user", "command", "target", "outcome"], rows), args.format, args.out)
+
+
+def _station_parsers(commands: Any) -> None:
+    station = _actions(commands, "station", "counter stations' credentials for the counter API")
+    token = station.add_parser(
+        "token", help="issue a station's bearer token and print it once",
+        description="Generate a new bearer token for the counter station acting as TID (configured in [[stations]]) "
+                    "and print it on stdout, this once: the store keeps only its SHA-256. The counter software sends "
+                    "it as 'Authorization: Bearer <token>'. A station's earlier token stops working at once.")
+    token.add_argument("tid", metavar="TID")
+    token.set_defaults(func=cmd_station_token)
+    revoke = station.add_parser("revoke", help="withdraw a station's token: the counter API refuses it at once")
+    revoke.add_argument("tid", metavar="TID")
+    revoke.set_defaults(func=cmd_station_revoke)
+    audit = commands.add_parser(
+        "audit", help="who changed value or keys from the command line, and when",
+        description="The audit trail, oldest first: time (UTC), operating-system user, command, target (card "
+                    "numbers masked) and outcome ('done', or 'refused:' and why) of every command that changes "
+                    "value or keys.")
+    audit.add_argument("--since", metavar="YYYY-MM-DD", help="from this UTC date on (default: all)")
+    _report_options(audit)
+    audit.set_defaults(func=cmd_audit)
 
 
 def _actions(commands: Any, name: str, what: str) -> Any:
@@ -641,6 +775,8 @@ def parser() -> argparse.ArgumentParser:
     _report_options(expired)
     expired.set_defaults(func=cmd_report_expired)
 
+    _station_parsers(commands)
+
     from .simulators.options import add_arguments
 
     simulate = commands.add_parser("simulate", help="run simulated Club-8583 terminals against a gateway")
@@ -654,7 +790,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         config = load(args.config) if getattr(args, "needs_config", True) else None
-        result = args.func(config, args)
+        running = _running.set(_audited(args))
+        try:
+            result = args.func(config, args)
+        finally:
+            _running.reset(running)
     except (ConfigError, ProfileError, CommandError, CertificateError) as e:
         return _failed(str(e))
     except KeyboardInterrupt:

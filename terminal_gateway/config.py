@@ -118,11 +118,15 @@ class ClubCardSettings:
 
 @dataclass(frozen=True, slots=True)
 class CounterSettings:
-    """The local HTTP interface the counter software asks the stations through."""
+    """The local HTTP interface the counter software asks the stations through; besides the
+    listener's own address, a request's ``Host`` may name one of ``host_names``, and a request
+    with an ``Origin`` must come from one of ``allowed_origins`` (none by default)."""
 
     host: str = "127.0.0.1"
     port: int = 8600
     description: str | None = None  # the file's ``endpoint``, in place of host and port
+    allowed_origins: tuple[str, ...] = ()
+    host_names: tuple[str, ...] = ()
 
     @property
     def endpoint(self) -> str:
@@ -438,7 +442,11 @@ def _clubcard(root: _Section, base: Path, stations: list[Station]) -> ClubCardSe
 
 def _counter(root: _Section) -> CounterSettings:
     s = root.sub("counter") or _Section(root.path, "counter", {})
-    counter = CounterSettings(*_endpoint(s, 8600, lowest_port=1))
+    counter = CounterSettings(*_endpoint(s, 8600, lowest_port=1),
+                              allowed_origins=_words(s, "allowed_origins", r"https?://[^/\s]+",
+                                                     "origins such as 'https://counter.clinic.example' (no path)"),
+                              host_names=_words(s, "host_names", r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]",
+                                                "host names or addresses such as 'counter.clinic.example' (no port)"))
     s.done()
     return counter
 
@@ -454,6 +462,15 @@ def _keys(root: _Section, base: Path) -> KeySettings:
         s.fail("kek_env", "the name of an environment variable", kek_env)
     s.done()
     return KeySettings(None if kek_file is None else base / kek_file, kek_env)
+
+
+def _words(s: _Section, key: str, pattern: str, expected: str) -> tuple[str, ...]:
+    """A list of strings each matching ``pattern``, compared case-insensitively: kept in lower case."""
+    values = s.get(key, list, [])
+    for value in values:
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            s.fail(key, f"a list of {expected}", value)
+    return tuple(value.lower() for value in values)
 
 
 def _group(path: str, name: str, table: Any) -> Group:
@@ -562,8 +579,7 @@ def voucher_key(config: Config) -> bytes:
     if vouchers.key_file is not None:
         key_name, where = "key_file", vouchers.key_file
         try:
-            with open(where, "rb") as f:
-                key = f.read().rstrip()
+            key = read_private(where).rstrip()
         except OSError as e:
             s.fail(key_name, f"a readable key file of at least {MIN_VOUCHER_KEY} bytes "
                              f"({where}: {e.strerror or type(e).__name__})")
@@ -580,12 +596,26 @@ def voucher_key(config: Config) -> bytes:
     return key
 
 
+class KeyFileExposed(ConfigError):
+    """A key file that others than its owner may read or change."""
+
+
+def read_private(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the key file at ``path``, refused (``KeyFileExposed``) when its group or
+    others have any access to it: whoever reads a key can mint what it protects."""
+    with open(path, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if mode & 0o077:
+            raise KeyFileExposed(f"{path}: a key file must be readable by its owner only, but its mode is "
+                                 f"{mode & 0o777:04o}: run 'chmod 600 {path}'")
+        return f.read()
+
+
 def read_master_key(path: str | os.PathLike[str]) -> bytes:
     """The club card issuer master key from ``path``: 16 or 32 bytes, raw or as hex (white
     space around it ignored). Errors say where and what was wrong, never any of the key."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_private(path)
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror or type(e).__name__}") from None
     text = data.strip()
@@ -604,6 +634,8 @@ def master_key(config: Config) -> bytes:
         s.fail("master_key_file", "the issuer master key file (stations read club cards with it)")
     try:
         return read_master_key(where)
+    except KeyFileExposed:
+        raise
     except ConfigError as error:
         s.fail("master_key_file", f"a key file of 16 or 32 bytes, raw or hex ({where}: {error})")
 

@@ -114,9 +114,10 @@ class Install:
             return conn.execute(sql, params).fetchall()
 
     def snapshot(self) -> dict[str, object]:
-        """The schema, its revision and every table's rows, to see that nothing changed."""
+        """The schema, its revision and every table's rows, to see that nothing changed; the
+        audit trail aside, which records a refusal too."""
         schema = self.rows("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
-        tables = [name for kind, name, _, _ in schema if kind == "table"]
+        tables = [name for kind, name, _, _ in schema if kind == "table" and name != "audit"]
         return {"schema": schema, **{t: sorted(self.rows(f'SELECT * FROM "{t}"'), key=repr) for t in tables}}
 
     def enrolled(self, *cards: str) -> int:

@@ -4,6 +4,7 @@ path, and ``voucher_key`` finds the PIN hashing key without ever showing it."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from terminal_gateway.program import (
     Upgrade,
     Vouchers,
 )
+from terminal_gateway.simulators.local import write_private
 
 from .test_config import write
 
@@ -413,10 +415,10 @@ def vouchers_config(tmp_path: Path, section: str) -> Path:
 
 
 def test_the_voucher_key_is_the_files_bytes_without_the_trailing_newline(tmp_path: Path) -> None:
-    (tmp_path / "voucher.key").write_bytes(KEY.encode() + b"\n")
+    write_private(tmp_path / "voucher.key", KEY.encode() + b"\n")
     config = load(vouchers_config(tmp_path, '[vouchers]\nkey_file = "voucher.key"\n'))
     assert voucher_key(config) == KEY.encode()
-    (tmp_path / "voucher.key").write_bytes(b"\x00\xff" * 8 + b" \r\n\t")
+    write_private(tmp_path / "voucher.key", b"\x00\xff" * 8 + b" \r\n\t")
     assert voucher_key(config) == b"\x00\xff" * 8, "any bytes, only trailing white space stripped"
 
 
@@ -450,7 +452,7 @@ def test_a_voucher_key_that_cannot_be_used_is_named_and_never_shown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     section, file_bytes, variable, key, expected = NO_KEY[case]
     if file_bytes is not None:
-        (tmp_path / "voucher.key").write_bytes(file_bytes)
+        write_private(tmp_path / "voucher.key", file_bytes)
     monkeypatch.delenv("TG_TEST_VOUCHER_KEY", raising=False)
     if variable is not None:
         monkeypatch.setenv("TG_TEST_VOUCHER_KEY", variable)
@@ -477,3 +479,13 @@ def test_group_names_are_what_a_terminal_can_show(tmp_path: Path, name: str) -> 
     path.write_text(f'[store]\nurl = "sqlite://"\n[groups."{name}"]\ndefault = true\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"groups\..*: expected a group name of up to 32 ASCII letters"):
         load(path)
+
+
+def test_a_voucher_key_file_others_can_read_is_refused_naming_the_file_and_the_fix(tmp_path: Path) -> None:
+    key_file = write_private(tmp_path / "voucher.key", KEY.encode() + b"\n")
+    key_file.chmod(0o644)
+    config = load(vouchers_config(tmp_path, '[vouchers]\nkey_file = "voucher.key"\n'))
+    with pytest.raises(ConfigError, match=re.escape(f"{key_file}: a key file must be readable by its owner only, "
+                                                    f"but its mode is 0644: run 'chmod 600 {key_file}'")) as e:
+        voucher_key(config)
+    assert KEY not in str(e.value)

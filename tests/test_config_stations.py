@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from terminal_gateway.config import ConfigError, CounterSettings, Station, load, master_key, read_master_key
+from terminal_gateway.simulators.local import write_private
 
 from .test_config import EXAMPLE, write
 
@@ -31,7 +32,7 @@ KEY = bytes(range(16))
 
 
 def test_stations_clubcard_and_counter_load(tmp_path: Path) -> None:
-    (tmp_path / "club-master.key").write_text(KEY.hex() + "\n")
+    write_private(tmp_path / "club-master.key", KEY.hex() + "\n")
     config = load(write(tmp_path, EXAMPLE + STATIONS))
     assert config.stations == (Station("pcsc", "Virtual PCD", "CNTR0001", "CLINIC000000001"),)
     assert config.clubcard.master_key_file == tmp_path / "club-master.key"
@@ -80,7 +81,7 @@ def test_two_stations_may_not_share_a_terminal_or_a_reader(tmp_path: Path) -> No
 @pytest.mark.parametrize("content", [KEY, KEY.hex().encode(), KEY.hex().upper().encode() + b"\n",
                                      bytes(range(32)), bytes(range(32)).hex().encode() + b"\r\n"])
 def test_master_keys_raw_or_hex(tmp_path: Path, content: bytes) -> None:
-    (tmp_path / "k").write_bytes(content)
+    write_private(tmp_path / "k", content)
     assert read_master_key(tmp_path / "k") in (KEY, bytes(range(32)))
 
 
@@ -89,10 +90,36 @@ def test_master_keys_raw_or_hex(tmp_path: Path, content: bytes) -> None:
 def test_a_bad_master_key_file_names_the_key_and_not_its_bytes(tmp_path: Path, content: bytes | None,
                                                                why: str) -> None:
     if content is not None:
-        (tmp_path / "club-master.key").write_bytes(content)
+        write_private(tmp_path / "club-master.key", content)
     config = load(write(tmp_path, EXAMPLE + STATIONS))
     with pytest.raises(ConfigError, match=re.escape("clubcard.master_key_file: expected a key file of 16 or 32")) as e:
         master_key(config)
     assert why in str(e.value)
     if content:
         assert content.hex() not in str(e.value) and repr(content) not in str(e.value)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_key_file_others_can_read_is_refused_naming_the_file_and_the_fix(tmp_path: Path, mode: int) -> None:
+    key_file = write_private(tmp_path / "club-master.key", KEY.hex() + "\n")
+    key_file.chmod(mode)
+    config = load(write(tmp_path, EXAMPLE + STATIONS))
+    with pytest.raises(ConfigError) as refused:
+        master_key(config)
+    assert str(refused.value) == (f"{key_file}: a key file must be readable by its owner only, but its mode is "
+                                  f"0{mode:o}: run 'chmod 600 {key_file}'")
+    key_file.chmod(0o400)
+    assert master_key(config) == KEY
+
+
+def test_the_counters_origins_and_host_names(tmp_path: Path) -> None:
+    text = STATIONS.replace('port = 8700\n', 'port = 8700\nallowed_origins = ["https://Counter.Clinic.example:8443"]\n'
+                                             'host_names = ["counter.clinic.example", "[::1]"]\n')
+    config = load(write(tmp_path, EXAMPLE + text))
+    assert config.counter.allowed_origins == ("https://counter.clinic.example:8443",)
+    assert config.counter.host_names == ("counter.clinic.example", "[::1]")
+    for bad in ('allowed_origins = ["https://x.example/page"]', 'allowed_origins = "https://x.example"',
+                'host_names = ["x.example:8600"]', 'host_names = [""]'):
+        key = bad.partition(" ")[0]
+        with pytest.raises(ConfigError, match=re.escape(f"counter.{key}: expected a")):
+            load(write(tmp_path, EXAMPLE + STATIONS.replace("port = 8700\n", f"port = 8700\n{bad}\n")))

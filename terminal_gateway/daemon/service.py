@@ -56,7 +56,7 @@ class GatewayService(MultiService):
             from .stations import StationService
 
             StationService(config, self.dispatcher, lambda uid: deferToThread(tag_card, store, uid),
-                           reactor).setServiceParent(self)
+                           lambda token: deferToThread(store.station_holding, token), reactor).setServiceParent(self)
 
     def startService(self) -> None:
         self.writer.start(self.reactor)

@@ -3,6 +3,10 @@ for an operation at a station; the station waits for the next card on its reader
 (``drivers.station``), reads and authenticates it (``protocols.clubcard``), and the operation
 is decided through the dispatcher like any terminal's request (``protocols.counter``).
 
+A station's bearer token is looked up in the store for each request (``token_holder``, in a
+worker thread): counter requests come at a person's pace, and a token issued or revoked by
+the operator counts from the next request, without waiting for the change feed.
+
 A counterfeit club card (its answer to the challenge is wrong) is declined 63 and journalled
 as a ``Malformed`` request (kind ``malformed``, code 63, its masked card number and why in the
 message). So is a UID tag nobody was issued (14) and a UID tag asked to redeem where the
@@ -40,9 +44,10 @@ class StationService(MultiService):
     name = "stations"
 
     def __init__(self, config: Config, gateway: Gateway, resolve_uid: Callable[[str], Deferred[str | None]],
-                 reactor: Any, readers: dict[str, CardReader] | None = None):
+                 token_holder: Callable[[str], Deferred[str | None]], reactor: Any,
+                 readers: dict[str, CardReader] | None = None):
         super().__init__()
-        self.config, self.gateway, self.resolve_uid = config, gateway, resolve_uid
+        self.config, self.gateway, self.resolve_uid, self.holder = config, gateway, resolve_uid, token_holder
         key = configuration.master_key(config)
         self.workers: dict[str, StationWorker] = {}
         for index, station in enumerate(config.stations):
@@ -54,7 +59,7 @@ class StationService(MultiService):
                     raise ConfigError(f"{config.path}: stations[{index}].driver: {error}") from None
             self.workers[station.terminal] = StationWorker(station, reader, key, reactor)
         self.pending: set[Event] = set()
-        counter_listener(config.counter.endpoint, self, reactor).setServiceParent(self)
+        counter_listener(config.counter, self, reactor).setServiceParent(self)
 
     def startService(self) -> None:
         for worker in self.workers.values():

@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     step("terminal", "import", str(write_terminals(folder / "terminals.csv", 9)))
     for tid in devices.terminals():
         step("terminal", "add", tid, "--branch", BRANCH)
+    devices.issue_tokens(cli)
     step("member", "import", str(write_members(folder / "members.csv", 200, credit=500_000)))
     step("member", "add", card_number(1000), "--group", "gold")
     step("credit", "grant", card_number(1000), "2000000", "--expires-in-days", "180")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .clubcard import VPCD_READER, VirtualClubCard, VpcdCard, vpcd_problem
 from .cr200 import PtyPair, socat_available
-from .local import free_ports, wait_for_port
+from .local import free_ports, wait_for_port, write_private
 from .population import BRANCH, card_number, terminal_id
 
 SMARTPOS_TERMINAL = 10
@@ -63,6 +63,7 @@ class Devices:
         self.stations = [Station("CNTR0001", "pcsc", VPCD_READER, VpcdCard, vpcd_problem()),
                          Station("CNTR0002", "nfc", f"udp:127.0.0.1:{udp}", on_nfc, _nfc_problem())]
         self.usable = [station for station in self.stations if station.problem is None]
+        self.tokens: dict[str, str] = {}
 
     def config(self) -> str:
         """TOML to append to the clinic's configuration."""
@@ -71,7 +72,7 @@ class Devices:
             text += (f'\n[[listeners]]\nprotocol = "cr200"\nprofile = "cr200-fw2"\ndevice = "{self.pty.gateway_end}"\n'
                      f'terminal = "{terminal_id(CR200_TERMINAL)}"\nbranch = "{BRANCH}"\n')
         if self.usable:
-            (self.folder / "club-master.key").write_text(MASTER_KEY.hex() + "\n")
+            write_private(self.folder / "club-master.key", MASTER_KEY.hex() + "\n")
             text += f'\n[clubcard]\nmaster_key_file = "club-master.key"\n\n[counter]\nport = {self.counter_port}\n'
         for station in self.usable:
             text += (f'\n[[stations]]\ndriver = "{station.driver}"\nreader = "{station.reader}"\n'
@@ -81,6 +82,16 @@ class Devices:
     def terminals(self) -> list[str]:
         """The terminal ids to register besides the Club-8583 ones."""
         return [terminal_id(SMARTPOS_TERMINAL), terminal_id(CR200_TERMINAL), *(s.terminal for s in self.stations)]
+
+    def issue_tokens(self, cli: list[str]) -> None:
+        """Each usable station's bearer token for the counter API, kept for the requests below
+        (as the counter software keeps it), not printed."""
+        for station in self.usable:
+            print(f"$ terminal-gateway station token {station.terminal}    (the token goes to the counter software)",
+                  flush=True)
+            issued = subprocess.run([*cli, "station", "token", station.terminal], check=True, capture_output=True,
+                                    text=True)
+            self.tokens[station.terminal] = issued.stdout.strip()
 
     def start(self) -> None:
         """Before the gateway: plug the reader's line in."""
@@ -110,6 +121,8 @@ class Devices:
                 continue
             card = card_number(20 + n)
             with station.present(VirtualClubCard(card, MASTER_KEY)):
+                print(json.dumps(self._operate(station, token="", kind="redeem", amount=150_000,
+                                               invoice=f"INV-COUNTER-{n}", timeout=10)))  # no token: refused 401
                 print(json.dumps(self._operate(station, kind="redeem", amount=150_000, invoice=f"INV-COUNTER-{n}",
                                                timeout=10)))
             with station.present(VirtualClubCard(card, bytes(16))):  # a copied number, the wrong key
@@ -119,11 +132,14 @@ class Devices:
         if self.pty is not None:
             self.pty.stop()
 
-    def _operate(self, station: Station, **body: object) -> dict[str, object]:
+    def _operate(self, station: Station, token: str | None = None, **body: object) -> dict[str, object]:
+        """POST an operation with the station's token (``token``: another one, ``""``: none)."""
         path = f"/stations/{station.terminal}/operations"
+        token = self.tokens[station.terminal] if token is None else token
+        headers = {"content-type": "application/json"} | ({"authorization": f"Bearer {token}"} if token else {})
         request = urllib.request.Request(f"http://127.0.0.1:{self.counter_port}{path}", data=json.dumps(body).encode(),
-                                         method="POST", headers={"content-type": "application/json"})
-        print(f"POST {path} {json.dumps(body)}", flush=True)
+                                         method="POST", headers=headers)
+        print(f"POST {path} {json.dumps(body)}" + ("" if token else " without a token"), flush=True)
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return json.loads(answer.read())

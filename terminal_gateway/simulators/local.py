@@ -3,6 +3,7 @@ the benchmark, which all run the real ``terminal-gateway run`` as a child proces
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -129,6 +130,14 @@ def clinic_config(url: str, ports: Mapping[str, int] | None = None, poll_seconds
 
 def write_voucher_key(path: Path) -> Path:
     """A new random voucher PIN key at ``path``, readable by its owner only."""
-    path.touch(mode=0o600)
-    path.write_text(secrets.token_hex(32) + "\n")
+    return write_private(path, secrets.token_hex(32) + "\n")
+
+
+def write_private(path: Path, content: str | bytes) -> Path:
+    """A new key file at ``path``, readable by its owner only from its first byte (the gateway
+    refuses a key file others can read)."""
+    data = content.encode() if isinstance(content, str) else content
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        f.write(data)
+    path.chmod(0o600)  # an existing file keeps its mode through O_CREAT
     return path

@@ -6,7 +6,8 @@ transaction (group commit); ``Store.load`` rebuilds the ledger when the daemon s
 
 ``schema`` the tables, ``migrations``/``migrate`` their versions, ``engine`` connections and
 transactions, ``journal`` the effects codec, ``records`` writing, ``reads``/``load`` reading
-back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``checks`` the admin side.
+back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``checks`` the admin side,
+``credentials`` the counter stations' tokens, ``audit`` the trail of operators' commands.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from sqlalchemy import Connection
 
 from ..rules.core import Record
 from ..rules.ledger import Ledger, Terminal
-from . import changes, conversions, giftcards, imports, members, migrate, terminals, vouchers
+from . import audit, changes, conversions, credentials, giftcards, imports, members, migrate, terminals, vouchers
+from .audit import Audited, AuditRow
 from .changes import (
     AccountChange,
     Change,
@@ -44,8 +46,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["AccountChange", "Change", "ConversionChange", "LotChange", "Prepared", "ReloadChange", "Store",
-           "StoreError", "TerminalChange", "VoucherChange", "apply_change"]
+__all__ = ["AccountChange", "AuditRow", "Audited", "Change", "ConversionChange", "LotChange", "Prepared",
+           "ReloadChange", "Store", "StoreError", "TerminalChange", "VoucherChange", "apply_change"]
 
 
 class Store:
@@ -55,10 +57,14 @@ class Store:
     threads (the change-feed poller, UID tag look-ups) and the CLI may share a store; the
     writer process opens its own (``daemon/writer.py``). Every failure is a ``StoreError``
     with a one-line message, the database left as it was.
+
+    A store opened for an operator's command (``audited``) writes the command's audit row in
+    every write transaction it makes, so a change and its record commit together.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, audited: Audited | None = None) -> None:
         self._engine = make_engine(url)
+        self._audited = audited
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -211,6 +217,32 @@ class Store:
         with self._transaction("cannot announce the reload", write=True) as conn:
             changes.append(conn, "reload", [""], _now())
 
+    def issue_station_token(self, terminal: str) -> str:
+        """A new bearer token for the counter station acting as ``terminal`` (replacing its
+        old one): the only time it is seen, only its hash is kept."""
+        with self._transaction("cannot store the station's token", write=True) as conn:
+            return credentials.issue(conn, terminal, _now())
+
+    def revoke_station_token(self, terminal: str) -> bool:
+        """Withdraw the station's token; whether it had one."""
+        with self._transaction("cannot revoke the station's token", write=True) as conn:
+            return credentials.revoke(conn, terminal)
+
+    def station_holding(self, token: str) -> str | None:
+        """The terminal of the station whose token ``token`` is, or ``None``."""
+        with self._transaction("cannot check the station's token", write=False) as conn:
+            return credentials.holder(conn, token)
+
+    def audit_refused(self, reason: str) -> None:
+        """Record that the audited command was refused (its change rolled back), and why."""
+        if self._audited is not None:
+            with self._transaction("cannot write the audit trail", write=True, audited=False) as conn:
+                audit.record(conn, self._audited, f"refused: {reason}", _now())
+
+    def audit_trail(self, start: datetime | None = None) -> list[AuditRow]:
+        with self._transaction("cannot read the audit trail", write=False) as conn:
+            return audit.since(conn, start)
+
     def member(self, card: str, now: datetime | None = None) -> dict[str, Any]:
         """The member holding ``card``, JSON-able, with the balance usable at ``now``."""
         with self._transaction("cannot read the member", write=False) as conn:
@@ -227,9 +259,11 @@ class Store:
             return read(conn)
 
     @contextmanager
-    def _transaction(self, doing: str, *, write: bool) -> Iterator[Connection]:
+    def _transaction(self, doing: str, *, write: bool, audited: bool = True) -> Iterator[Connection]:
         with database_errors(doing), (writing if write else snapshot)(self._engine) as conn:
             yield conn
+            if write and audited and self._audited is not None:
+                audit.record(conn, self._audited, "done", _now())
 
 
 def _now() -> datetime:

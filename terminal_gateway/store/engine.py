@@ -5,10 +5,15 @@ power cut), a 10 s busy timeout (the CLI and the daemon share the file), foreign
 SQLAlchemy, not the ``sqlite3`` module, emits BEGIN, so that a read transaction is a snapshot
 and a write transaction takes the write lock at once (``BEGIN IMMEDIATE``): a deferred one
 that upgrades from reading fails at once instead of waiting out the busy timeout.
+
+A new SQLite file is created readable and writable by its owner only (0600): it holds the
+members' card numbers and the journal. SQLite gives its WAL and shared-memory files the
+database file's mode.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,10 +49,21 @@ def _sqlite_engine(url: URL) -> Engine:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the database folder {folder}: {e.strerror}") from None
+        _create_private(Path(url.database))
     engine = create_engine(url, hide_parameters=True)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 unless it exists (an empty file is an empty database)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot create the database file {path}: {e.strerror}") from None
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -243,3 +243,24 @@ changes = Table(
     Column("kind", String(16), nullable=False),
     Column("ref", String(32), nullable=False),
 )
+
+station_tokens = Table(
+    "station_tokens",
+    metadata,
+    Column("terminal", String(8), primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),  # SHA-256 hex of the bearer token
+    Column("created_at", UTCDateTime, nullable=False),
+)
+# A counter station's credential for the counter API; the token itself is shown once and never stored.
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", AUTO_ID, primary_key=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("os_user", Text, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("target", Text, nullable=False),  # card numbers masked
+    Column("outcome", Text, nullable=False),
+)
+# Who changed value or keys from the command line: one row per change, written in its transaction.

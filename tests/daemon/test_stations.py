@@ -18,6 +18,7 @@ from terminal_gateway.daemon.stations import StationService
 from terminal_gateway.drivers.cardreader import CardRemoved
 from terminal_gateway.protocols.counter import parse_operation
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag
+from terminal_gateway.simulators.local import write_private
 from terminal_gateway.vocabulary import BalanceInquiry, Code, Malformed, Outcome, Redeem
 
 from ..support import hide_driver_library
@@ -65,11 +66,12 @@ class FakeDispatcher:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Any:
-    (tmp_path / "club-master.key").write_bytes(KEY)
+    write_private(tmp_path / "club-master.key", KEY)
     config = load(write(tmp_path, EXAMPLE + STATIONS.replace("uid_tags_redeem = true", "uid_tags_redeem = false")))
     reader = FakeReader()
     tags = {"04A1B2C3": PAN}
-    made = StationService(config, FakeDispatcher(), lambda uid: succeed(tags.get(uid)), reactor,
+    made = StationService(config, FakeDispatcher(), lambda uid: succeed(tags.get(uid)), lambda token: succeed(None),
+                          reactor,
                           readers={"CNTR0001": reader})
     made.reader = reader
     for worker in made.workers.values():
@@ -131,8 +133,8 @@ async def test_no_card_and_an_unreadable_card_move_nothing(service: Any) -> None
 def test_a_station_whose_driver_is_missing_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch,
                                                                     tmp_path: Path) -> None:
     hide_driver_library(monkeypatch, "pcsc")
-    (tmp_path / "club-master.key").write_bytes(KEY)
+    write_private(tmp_path / "club-master.key", KEY)
     config = load(write(tmp_path, EXAMPLE + STATIONS))
     with pytest.raises(ConfigError, match=r"stations\[0\]\.driver: station CNTR0001: the pcsc driver needs .*"
                                           r"pip install 'terminal-gateway\[pcsc\]'"):
-        StationService(config, FakeDispatcher(), lambda uid: succeed(None), reactor)
+        StationService(config, FakeDispatcher(), lambda uid: succeed(None), lambda token: succeed(None), reactor)

@@ -9,10 +9,8 @@ Needs nfcpy (the 'nfc' extra); without it the tests are skipped with the reason.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -20,14 +18,14 @@ import pytest_twisted
 
 from terminal_gateway.protocols.clubcard.apdu import GET_UID
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag
-from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.local import free_port, wait_for_port, write_private
 from terminal_gateway.simulators.nfc_card import NfcCard, free_udp_port
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan
 
 from ..support import pg_database
 from .conftest import Gateway
-from .test_stations import MASTER, STATION, Counter, balance, journal
+from .test_stations import MASTER, STATION, Counter, balance, journal, station_token
 
 pytest.importorskip("nfc", reason="nfcpy (the 'nfc' extra) is not installed: pip install -e '.[nfc]'")
 
@@ -51,7 +49,7 @@ def station(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         url = (f"sqlite:///{folder / 'gateway.db'}" if request.param == "sqlite"
                else stack.enter_context(pg_database()))
         gateway = Gateway(folder, url, profiles=("club-t2",))
-        (folder / "club-master.key").write_text(MASTER.hex() + "\n")
+        write_private(folder / "club-master.key", MASTER.hex() + "\n")
         port, udp_port = free_port(), free_udp_port()
         with gateway.config.open("a") as f:
             f.write(f'\n[clubcard]\nmaster_key_file = "club-master.key"\n\n[counter]\nport = {port}\n\n'
@@ -59,20 +57,20 @@ def station(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                     f'terminal = "{STATION}"\nbranch = "{BRANCH}"\n')
         gateway.enrol(members=6, terminals=2)
         gateway.cli("terminal", "add", STATION, "--branch", BRANCH)
+        token = station_token(gateway)
         stack.callback(lambda: gateway.kill() if gateway.process is not None else None)
         stack.callback(gateway.close_links)
         gateway.start()
         assert gateway.process is not None
         wait_for_port(port, gateway.process, gateway.log)
-        yield NfcStation(gateway, Counter(port), udp_port)
+        yield NfcStation(gateway, Counter(port, token), udp_port)
 
 
 @pytest_twisted.ensureDeferred
 async def test_redeem_with_an_iso_dep_card_decides_as_club8583_would(station: NfcStation) -> None:
     gateway, counter = station.gateway, station.counter
-    with urllib.request.urlopen(f"http://127.0.0.1:{counter.port}/stations", timeout=10) as listing:
-        assert json.loads(listing.read())["stations"] == [
-            {"terminal": STATION, "branch": BRANCH, "driver": "nfc", "reader": station.reader, "busy": False}]
+    assert counter.ask() == (200, {"stations": [
+        {"terminal": STATION, "branch": BRANCH, "driver": "nfc", "reader": station.reader, "busy": False}]})
     terminal = await gateway.terminal(1, "club-t2")
     await terminal.sign_on()
     orders = (("INV-7", 150_000), ("INV-8", 150_000), ("INV-9", 50_000))

@@ -21,7 +21,7 @@ import pytest
 import pytest_twisted
 
 from terminal_gateway.simulators.clubcard import VPCD_READER, VirtualClubCard, VirtualUidTag, VpcdCard, vpcd_problem
-from terminal_gateway.simulators.local import free_port, wait_for_port
+from terminal_gateway.simulators.local import free_port, wait_for_port, write_private
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan
 
@@ -40,13 +40,23 @@ def vpcd() -> None:
 
 
 class Counter:
-    def __init__(self, port: int):
-        self.port = port
+    """The counter software, holding the station's bearer token."""
+
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
 
     def operate(self, **body: Any) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/stations/{STATION}/operations",
-                                         data=json.dumps(body).encode(), method="POST",
-                                         headers={"content-type": "application/json"})
+        return self.ask(json.dumps(body).encode())
+
+    def ask(self, body: bytes | None = None, token: str | None = "", **headers: str) -> tuple[int, dict[str, Any]]:
+        """POST ``body`` to the station's operations (``None``: GET the listing) with ``token``
+        (``""``: the station's own, ``None``: none) and ``headers``."""
+        path = "/stations" if body is None else f"/stations/{STATION}/operations"
+        sent = {"content-type": "application/json"}
+        if token is not None:
+            sent["authorization"] = f"Bearer {token or self.token}"
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body,
+                                         method="GET" if body is None else "POST", headers=sent | headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
                 return answer.status, json.loads(answer.read())
@@ -54,20 +64,25 @@ class Counter:
             return error.code, json.loads(error.read())
 
 
+def station_token(gateway: Gateway) -> str:
+    return gateway.cli("station", "token", STATION).stdout.strip()
+
+
 @pytest.fixture
 def station(tmp_path: Path, vpcd: None, store_url: str) -> Iterator[tuple[Gateway, Counter]]:
     gateway = Gateway(tmp_path, store_url, profiles=("club-t2",))
-    (tmp_path / "club-master.key").write_text(MASTER.hex() + "\n")
+    write_private(tmp_path / "club-master.key", MASTER.hex() + "\n")
     port = free_port()
     with gateway.config.open("a") as f:
         f.write(f'\n[clubcard]\nmaster_key_file = "club-master.key"\n\n[counter]\nport = {port}\n\n'
                 f'[[stations]]\ndriver = "pcsc"\nreader = "{READER}"\nterminal = "{STATION}"\nbranch = "{BRANCH}"\n')
     gateway.enrol(members=6, terminals=2)
     gateway.cli("terminal", "add", STATION, "--branch", BRANCH)
+    token = station_token(gateway)
     gateway.start()
     assert gateway.process is not None
     wait_for_port(port, gateway.process, gateway.log)
-    yield gateway, Counter(port)
+    yield gateway, Counter(port, token)
     gateway.close_links()
     if gateway.process is not None:
         gateway.kill()
@@ -156,9 +171,8 @@ def test_a_uid_tag_earns_but_does_not_redeem(station: tuple[Gateway, Counter]) -
 
 def test_bad_requests_are_answered_without_waiting(station: tuple[Gateway, Counter]) -> None:
     _, counter = station
-    with urllib.request.urlopen(f"http://127.0.0.1:{counter.port}/stations", timeout=10) as listing:
-        assert json.loads(listing.read())["stations"] == [
-            {"terminal": STATION, "branch": BRANCH, "driver": "pcsc", "reader": READER, "busy": False}]
+    assert counter.ask() == (200, {"stations": [
+        {"terminal": STATION, "branch": BRANCH, "driver": "pcsc", "reader": READER, "busy": False}]})
     status, answer = counter.operate(kind="redeem", invoice="INV-1")
     assert status == 400 and answer["message"].startswith("amount: expected a whole number")
     status, answer = counter.operate(kind="pay", amount=1)
@@ -176,3 +190,46 @@ def test_a_clean_stop_ends_a_wait_for_a_card(station: tuple[Gateway, Counter]) -
     waiting.join(10)
     assert time.monotonic() - started < 10
     assert answers and answers[0][0] == 408 and "cancelled" in answers[0][1]["message"]
+
+
+def test_a_request_without_the_stations_token_moves_nothing(station: tuple[Gateway, Counter]) -> None:
+    """A genuine card lies on the reader all along: only the credential stands between a
+    request and a redemption."""
+    gateway, counter = station
+    before, rows = balance(gateway, card_number(6)), journal(gateway)
+    redeem = json.dumps({"kind": "redeem", "amount": 77_000, "invoice": "INV-X", "timeout": 5}).encode()
+    with VpcdCard(VirtualClubCard(card_number(6), MASTER)):
+        refused = [counter.ask(redeem, token=None), counter.ask(redeem, token="guessed-" + counter.token[8:]),
+                   counter.ask(redeem, token=None, authorization=f"Basic {counter.token}"), counter.ask(token=None)]
+        renewed = station_token(gateway)  # the daemon runs on: the old token fails from the next request
+        refused.append(counter.ask(redeem))
+        status, answer = counter.ask(json.dumps({"kind": "balance", "timeout": 5}).encode(), token=renewed)
+    assert [(status, answer["status"]) for status, answer in refused] == [(401, "unauthorized")] * 5
+    assert all("nothing was done" in answer["message"] for _, answer in refused)
+    assert status == 200 and answer["balance"] == before
+    assert balance(gateway, card_number(6)) == before
+    assert [row for row in journal(gateway) if row[0] != "balance"] == [row for row in rows if row[0] != "balance"]
+    gateway.cli("station", "revoke", STATION)
+    assert counter.ask(token=renewed)[0] == 401
+    log = gateway.log.read_text()
+    assert log.count(f"refused POST /stations/{STATION}/operations from 127.0.0.1: 401") == 4
+    assert counter.token not in log and renewed not in log
+
+
+def test_cross_site_requests_and_a_nested_body_move_nothing(station: tuple[Gateway, Counter]) -> None:
+    gateway, counter = station
+    before, rows = balance(gateway, card_number(6)), journal(gateway)
+    redeem = json.dumps({"kind": "redeem", "amount": 77_000, "invoice": "INV-X", "timeout": 5}).encode()
+    with VpcdCard(VirtualClubCard(card_number(6), MASTER)):
+        form = counter.ask(redeem, token=None, **{"content-type": "text/plain"})  # what a web page can send
+        tokened_form = counter.ask(redeem, **{"content-type": "text/plain"})
+        foreign = counter.ask(redeem, origin="https://evil.example")
+        rebound = counter.ask(redeem, host=f"evil.example:{counter.port}")
+        nested = counter.ask(b"[" * 65536)
+        status, answer = counter.operate(kind="balance", timeout=5)
+    assert [(form[0], tokened_form[0], foreign[0], rebound[0])] == [(415, 415, 403, 421)]
+    assert "application/json" in form[1]["message"] and "allowed_origins" in foreign[1]["message"]
+    assert nested == (400, {"status": "bad request", "message": "the body nests arrays or objects more than 8 deep"})
+    assert status == 200 and answer["balance"] == before  # the daemon still answers
+    assert balance(gateway, card_number(6)) == before
+    assert [row for row in journal(gateway) if row[0] != "balance"] == [row for row in rows if row[0] != "balance"]

@@ -78,3 +78,14 @@ def test_an_unusable_url_is_a_store_error_without_the_password() -> None:
     with pytest.raises(StoreError, match="the store URL is not usable") as raised:
         Store("nosuchdb+driver://admin:s3cret@host/db")
     assert "s3cret" not in str(raised.value)
+
+
+def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    store = Store(f"sqlite:///{path}")
+    store.init_schema()
+    store.add_terminal("T0000001", "CLINIC000000001")
+    files = [path, path.with_name("gateway.db-wal")]
+    modes = {file.name: file.stat().st_mode & 0o777 for file in files}
+    store.close()
+    assert modes == {"gateway.db": 0o600, "gateway.db-wal": 0o600}

@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 
 from ...vocabulary import Outcome
 
-__all__ = ["Reply", "bad_request", "busy", "decided", "failed", "no_card", "not_found", "removed", "unreadable"]
+__all__ = ["Reply", "bad_request", "busy", "decided", "failed", "forbidden", "misdirected", "no_card", "not_found",
+           "removed", "unauthorized", "unavailable", "unreadable", "unsupported_media"]
 
 # What an outcome adds to a decided answer where it has it.
 _OPTIONAL = ("balance", "daily_remaining", "invoice_remaining", "rrn", "auth_code", "earned", "points_earned",
@@ -74,3 +75,23 @@ def not_found(message: str) -> Reply:
 
 def failed() -> Reply:
     return Reply(500, {"status": "error", "message": "the gateway failed; nothing moved"})
+
+
+def unauthorized(message: str) -> Reply:
+    return Reply(401, {"status": "unauthorized", "message": message})
+
+
+def forbidden(message: str) -> Reply:
+    return Reply(403, {"status": "forbidden", "message": f"{message}; nothing was done"})
+
+
+def unsupported_media(message: str) -> Reply:
+    return Reply(415, {"status": "unsupported media type", "message": f"{message}; nothing was done"})
+
+
+def misdirected(message: str) -> Reply:
+    return Reply(421, {"status": "misdirected", "message": f"{message}; nothing was done"})
+
+
+def unavailable(message: str) -> Reply:
+    return Reply(503, {"status": "unavailable", "message": f"{message}; nothing was done"})

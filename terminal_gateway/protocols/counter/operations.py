@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ...vocabulary import MAX_AMOUNT, AccrualReturn, Accrue, BalanceInquiry, CardRef, Kind, Redeem, Refund, Request
 
-__all__ = ["DEFAULT_TIMEOUT", "KINDS", "MAX_BODY", "MAX_TIMEOUT", "SPENDING", "BadOperation", "Operation",
-           "parse_operation"]
+__all__ = ["DEFAULT_TIMEOUT", "KINDS", "MAX_BODY", "MAX_NESTING", "MAX_TIMEOUT", "SPENDING", "BadOperation",
+           "Operation", "parse_operation"]
 
 DEFAULT_TIMEOUT = 30.0  # seconds a station waits for a card unless the counter says otherwise
 MAX_TIMEOUT = 300.0
 MAX_BODY = 64 * 1024
+MAX_NESTING = 8  # arrays and objects within each other; an operation is one flat object
+_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 # The counter's word for each operation, and the kind of decision it becomes.
 KINDS = {"balance": Kind.BALANCE, "redeem": Kind.REDEEM, "hold": Kind.HOLD, "accrue": Kind.ACCRUAL,
          "accrual_return": Kind.ACCRUAL_RETURN, "refund": Kind.REFUND}
@@ -57,6 +60,10 @@ class Operation:
 
 def parse_operation(body: bytes) -> Operation:
     """The counter's JSON body as an ``Operation``; ``BadOperation`` names the field."""
+    if len(body) > MAX_BODY:
+        raise BadOperation(f"the body is larger than {MAX_BODY // 1024} KiB")
+    if _nesting(body) > MAX_NESTING:
+        raise BadOperation(f"the body nests arrays or objects more than {MAX_NESTING} deep")
     try:
         data = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as error:
@@ -101,3 +108,17 @@ def parse_operation(body: bytes) -> Operation:
         reference=text("reference", False, 32),
         timeout=float(timeout),
     )
+
+
+def _nesting(body: bytes) -> int:
+    """How deep arrays and objects nest in ``body``, brackets inside strings not counted:
+    measured before parsing, because the parser recurses once per level."""
+    depth = deepest = 0
+    for match in _STRING_OR_BRACKET.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
