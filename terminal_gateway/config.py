@@ -27,6 +27,7 @@ from .program import (
     GiftCards,
     Group,
     IntervalRule,
+    Limits,
     Program,
     Service,
     Vouchers,
@@ -36,7 +37,7 @@ from .vocabulary import MAX_AMOUNT
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
              "services", "interval_rules", "discount_scale", "gift_cards", "vouchers",
-             "stations", "clubcard", "counter")
+             "stations", "clubcard", "counter", "limits")
 MASTER_KEY_SIZES = (16, 32)  # bytes of the club card issuer master key (AES-128 or AES-256)
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
 
@@ -120,6 +121,7 @@ class Config:
     discount_scale: tuple[DiscountStep, ...] = ()  # ascending by from_paid
     gift_cards: GiftCards = field(default_factory=GiftCards)
     vouchers: Vouchers = field(default_factory=Vouchers)
+    limits: Limits = field(default_factory=Limits)
     stations: tuple[Station, ...] = ()
     clubcard: ClubCardSettings = field(default_factory=ClubCardSettings)
     counter: CounterSettings = field(default_factory=CounterSettings)
@@ -247,12 +249,13 @@ def _store(path: str, table: Any) -> StoreSettings:
     return settings
 
 
-def _branch(s: _Section, groups: dict[str, Group]) -> Branch:
+def _branch(s: _Section, groups: dict[str, Group], limits: Limits) -> Branch:
     branch_id = s.get("id", str, required=True)
     if not 1 <= len(branch_id) <= 15:
         s.fail("id", "1 to 15 characters (DE42)", branch_id)
     cutoff = s.amount("day_cutoff_hour", upper=23) or 0
-    branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff, rules.branch_caps(s, groups))
+    branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff, rules.branch_caps(s, groups),
+                    rules.branch_limits(s, limits))
     s.done()
     return branch
 
@@ -406,7 +409,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     store = _store(name, root.get("store", dict, required=True))
     program = _program(name, root.get("program", dict, {}))
     groups = _groups(name, root.get("groups", dict, required=True))
-    branches = [_branch(s, groups) for s in root.each("branches")]
+    limits = rules.limits(root)
+    branches = [_branch(s, groups, limits) for s in root.each("branches")]
     root.unique("branches.id", branches, lambda b: b.id, "a branch id no other branch has")
     by_id = {b.id: b for b in branches}
     listeners = [_listener(name, i, t, profiles, by_id) for i, t in enumerate(root.get("listeners", list, []))]
@@ -434,6 +438,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         discount_scale=rules.discount_scale(root),
         gift_cards=rules.gift_cards(root),
         vouchers=rules.vouchers(root, base),
+        limits=limits,
         stations=tuple(stations),
         clubcard=_clubcard(root, base, stations),
         counter=_counter(root),
