@@ -43,6 +43,7 @@ class GatewayService(MultiService):
             config.store.url,
             on_committed=lambda through: self.dispatcher.committed(through),
             on_failed=lambda first, error: self.dispatcher.failed(first, error),
+            on_rejected=lambda seq, error: self.dispatcher.rejected(seq, error),
         )
         self.dispatcher = Dispatcher(self.core, self.writer.submit, self.writer.resume, store.prepare)
         self.listeners: list[ListenerService] = []

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Table, create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
+from terminal_gateway.daemon.writer import CommitQueue
 from terminal_gateway.rules.effects import Posting
 from terminal_gateway.store import Store, StoreError
+from terminal_gateway.store.errors import refused_rows
 from terminal_gateway.store.schema import batches, postings, terminals, transactions
 from terminal_gateway.vocabulary import BatchTotals, Code, Reconcile, Redeem, SignOn
 
@@ -86,3 +89,22 @@ def test_writing_nothing_is_no_transaction(store: Store, store_url: str) -> None
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(transactions)) == 0
     engine.dispose()
+
+
+def test_the_writer_isolates_a_decision_the_database_refuses(store: Store, store_url: str) -> None:
+    """One decision's rows break a constraint (a posting to a lot that does not exist): the
+    decisions before it are written, it alone is rejected, the database's failure is not."""
+    clinic = Clinic(store)
+    clinic.terminal()
+    card = clinic.member(1, 500_000)
+    decide = [clinic.core.decide(Redeem(terminal=TID, key=clinic.key(), card=card, amount=1_000, invoice=f"I{n}"),
+                                 clinic.now).records for n in range(5)]
+    decide[3] = (dataclasses.replace(decide[3][0], effects=(Posting("no-such-lot", "acc", -1),)),)
+    queue = CommitQueue(store.write_prepared, refused_rows)
+    queue.receive(("write", [(seq, store.prepare(records)) for seq, records in enumerate(decide, 1)]))
+    (committed, (kind, seq, reason)) = queue.commit()
+    assert committed == ("committed", 3) and (kind, seq) == ("rejected", 4) and card.pan not in reason
+    assert [row.invoice for row in _rows(store_url, transactions)] == ["I0", "I1", "I2"]
+    timeout = StoreError("cannot write the journal: canceling statement due to lock timeout")
+    timeout.__cause__ = OperationalError("INSERT", {}, Exception("lock timeout"))
+    assert not refused_rows(timeout)
