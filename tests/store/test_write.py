@@ -15,7 +15,7 @@ from terminal_gateway.rules.effects import Posting
 from terminal_gateway.store import Store, StoreError
 from terminal_gateway.store.errors import refused_rows
 from terminal_gateway.store.schema import batches, postings, terminals, transactions
-from terminal_gateway.vocabulary import BatchTotals, Code, Reconcile, Redeem, SignOn
+from terminal_gateway.vocabulary import BatchTotals, CardRef, Code, Reconcile, Redeem, SignOn
 
 from .clinic import TID, Clinic
 
@@ -108,3 +108,15 @@ def test_the_writer_isolates_a_decision_the_database_refuses(store: Store, store
     timeout = StoreError("cannot write the journal: canceling statement due to lock timeout")
     timeout.__cause__ = OperationalError("INSERT", {}, Exception("lock timeout"))
     assert not refused_rows(timeout)
+
+
+def test_control_characters_reach_the_journal_escaped(store: Store, store_url: str) -> None:
+    """Whatever a codec lets through, a NUL byte or an escape sequence is stored as its
+    escape: PostgreSQL refuses a NUL in a text, and a report must not carry a control."""
+    clinic = Clinic(store)
+    clinic.terminal()
+    clinic.send(Redeem, terminal="T\x00\x1b[2J", card=CardRef(pan="6274120000000001"), amount=1, invoice="I\x00",
+                key="T\x00:1")
+    (row,) = _rows(store_url, transactions)
+    assert (row.terminal, row.invoice, row.key) == ("T\\x00\\x1b[2J", "I\\x00", "T\\x00:1")
+    assert "\x00" not in row.message
