@@ -32,6 +32,7 @@ from .program import (
     Service,
     Vouchers,
 )
+from .store.engine import WriteTimeouts
 from .vocabulary import MAX_AMOUNT
 
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
@@ -103,8 +104,19 @@ class CounterSettings:
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
+    """The store's URL and how long the writer may wait on it: a lock (``lock_timeout``),
+    any one statement (``statement_timeout``), and a decision from being decided to being
+    durable (``commit_timeout``, after which it is answered 96), all in seconds."""
+
     url: str
     poll_seconds: float = 0.5
+    lock_timeout: float = 2.0
+    statement_timeout: float = 4.0
+    commit_timeout: float = 10.0
+
+    @property
+    def timeouts(self) -> WriteTimeouts:
+        return WriteTimeouts(self.lock_timeout, self.statement_timeout, self.commit_timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,10 +253,20 @@ def _store(path: str, table: Any) -> StoreSettings:
     url = s.get("url", str, required=True)
     if not url.strip():
         s.fail("url", "a SQLAlchemy URL such as 'sqlite:///var/lib/terminal-gateway/gateway.db'", url)
+    default = StoreSettings(url)
     settings = StoreSettings(
         url=url,
         poll_seconds=s.positive("poll_seconds", 0.5),
+        lock_timeout=s.positive("lock_timeout_seconds", default.lock_timeout),
+        statement_timeout=s.positive("statement_timeout_seconds", default.statement_timeout),
+        commit_timeout=s.positive("commit_timeout_seconds", default.commit_timeout),
     )
+    if settings.lock_timeout > settings.statement_timeout:
+        s.fail("lock_timeout_seconds", f"at most statement_timeout_seconds ({settings.statement_timeout:g})",
+               settings.lock_timeout)
+    if settings.commit_timeout <= 2 * settings.statement_timeout:
+        s.fail("commit_timeout_seconds", "more than twice statement_timeout_seconds "
+               f"({settings.statement_timeout:g}): a commit must begin and end within it", settings.commit_timeout)
     s.done()
     return settings
 

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 
 from ..rules import RuleCore
 from ..rules.core import Decision, Record
-from ..vocabulary import Code, Outcome, Request, TerminalFamily, mask_pan
+from ..vocabulary import Code, Echo, Outcome, Request, TerminalFamily, mask_pan
 
 log = Logger(namespace="terminal_gateway.decision")
 
@@ -67,7 +67,8 @@ class Dispatcher:
         except Exception:
             self._internal_error(request, answer)
             return
-        if not decision.records and not self._pending:
+        if not decision.records and (not self._pending or isinstance(request, Echo)):
+            # An echo reads nothing a pending decision wrote: it never waits on the store.
             self._answer(answer, request, decision.outcome)
             return
         try:

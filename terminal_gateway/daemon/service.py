@@ -41,6 +41,7 @@ class GatewayService(MultiService):
         self.core = RuleCore(config, ledger, _voucher_key(config))
         self.writer = WriterProcess(
             config.store.url,
+            config.store.timeouts,
             on_committed=lambda through: self.dispatcher.committed(through),
             on_failed=lambda first, error: self.dispatcher.failed(first, error),
             on_rejected=lambda seq, error: self.dispatcher.rejected(seq, error),

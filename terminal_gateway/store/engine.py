@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +26,44 @@ SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", 
 _WRITE = "terminal_gateway_write"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; ``postgresql://`` means psycopg 3."""
+@dataclass(frozen=True, slots=True)
+class WriteTimeouts:
+    """How long the writer's connection waits, in seconds: for a lock, for any statement
+    (its commit included), and for a decision to become durable (see ``daemon/writer.py``)."""
+
+    lock: float
+    statement: float
+    commit: float
+
+    @property
+    def commit_window(self) -> float:
+        """The latest a commit may begin after its oldest decision was made, so that it
+        ends, one way or the other, within ``commit`` of it."""
+        return self.commit - self.statement
+
+
+def make_engine(url: str, timeouts: WriteTimeouts | None = None) -> Engine:
+    """An engine for ``url``; ``postgresql://`` means psycopg 3. With ``timeouts`` (the
+    writer's), PostgreSQL's ``lock_timeout`` and ``statement_timeout`` are set on every
+    connection, and SQLite's busy timeout is the lock timeout."""
     try:
         parsed = make_url(url)
         if parsed.drivername in ("postgres", "postgresql"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(parsed)
-        return create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+            return _sqlite_engine(parsed, timeouts)
+        bounded = {} if timeouts is None else {"options": f"-c lock_timeout={_ms(timeouts.lock)} "
+                                                          f"-c statement_timeout={_ms(timeouts.statement)}"}
+        return create_engine(parsed, hide_parameters=True, pool_pre_ping=True, connect_args=bounded)
     except (ArgumentError, NoSuchModuleError, ImportError) as e:
         raise StoreError(f"the store URL is not usable: {type(e).__name__}: {str(e).splitlines()[0]}") from None
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _sqlite_engine(url: URL, timeouts: WriteTimeouts | None) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         folder = Path(url.database).parent
         try:
@@ -45,15 +71,16 @@ def _sqlite_engine(url: URL) -> Engine:
         except OSError as e:
             raise StoreError(f"cannot create the database folder {folder}: {e.strerror}") from None
     engine = create_engine(url, hide_parameters=True)
-    event.listen(engine, "connect", _sqlite_connect)
+    pragmas = SQLITE_PRAGMAS if timeouts is None else (*SQLITE_PRAGMAS, f"busy_timeout={_ms(timeouts.lock)}")
+    event.listen(engine, "connect", partial(_sqlite_connect, pragmas))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(pragmas: tuple[str, ...], dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # the begin event below emits BEGIN
     cursor = dbapi_connection.cursor()
-    for pragma in SQLITE_PRAGMAS:
+    for pragma in pragmas:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

@@ -12,6 +12,10 @@ class StoreError(Exception):
     """The store could not do what was asked; the message is one line for an operator or a log."""
 
 
+class CommitTooLate(StoreError):
+    """A batch was rolled back, not committed: its oldest decision waited too long."""
+
+
 @contextmanager
 def database_errors(doing: str) -> Iterator[None]:
     """Turn a driver error into a ``StoreError`` saying what failed while ``doing`` what.
@@ -33,7 +37,7 @@ def refused_rows(error: Exception) -> bool:
     the database (unreachable, a lost connection, a lock or statement timeout): only the
     former is worth writing again without the decision whose rows they were."""
     cause = error.__cause__
-    if isinstance(cause, OperationalError | InterfaceError):
+    if isinstance(error, CommitTooLate) or isinstance(cause, OperationalError | InterfaceError):
         return False
     if isinstance(cause, DBAPIError) and cause.connection_invalidated:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from terminal_gateway.daemon.writer import CommitQueue
 from terminal_gateway.rules.effects import Posting
-from terminal_gateway.store import Store, StoreError
+from terminal_gateway.store import CommitTooLate, Store, StoreError
 from terminal_gateway.store.errors import refused_rows
 from terminal_gateway.store.schema import batches, postings, terminals, transactions
 from terminal_gateway.vocabulary import BatchTotals, CardRef, Code, Reconcile, Redeem, SignOn
@@ -101,7 +102,7 @@ def test_the_writer_isolates_a_decision_the_database_refuses(store: Store, store
                                  clinic.now).records for n in range(5)]
     decide[3] = (dataclasses.replace(decide[3][0], effects=(Posting("no-such-lot", "acc", -1),)),)
     queue = CommitQueue(store.write_prepared, refused_rows)
-    queue.receive(("write", [(seq, store.prepare(records)) for seq, records in enumerate(decide, 1)]))
+    queue.receive(("write", [(seq, store.prepare(records), 0.0) for seq, records in enumerate(decide, 1)]))
     (committed, (kind, seq, reason)) = queue.commit()
     assert committed == ("committed", 3) and (kind, seq) == ("rejected", 4) and card.pan not in reason
     assert [row.invoice for row in _rows(store_url, transactions)] == ["I0", "I1", "I2"]
@@ -120,3 +121,16 @@ def test_control_characters_reach_the_journal_escaped(store: Store, store_url: s
     (row,) = _rows(store_url, transactions)
     assert (row.terminal, row.invoice, row.key) == ("T\\x00\\x1b[2J", "I\\x00", "T\\x00:1")
     assert "\x00" not in row.message
+
+
+def test_a_batch_past_its_commit_deadline_is_rolled_back_and_not_isolated(store: Store, store_url: str) -> None:
+    clinic = Clinic(store)
+    clinic.terminal()
+    card = clinic.member(1, 500_000)
+    records = clinic.core.decide(Redeem(terminal=TID, key=clinic.key(), card=card, amount=1_000, invoice="L1"),
+                                 clinic.now).records
+    with pytest.raises(CommitTooLate) as late:
+        store.write_prepared([store.prepare(records)], commit_by=time.monotonic() - 0.001)
+    assert _rows(store_url, transactions) == [] and not refused_rows(late.value)
+    store.write_prepared([store.prepare(records)], commit_by=time.monotonic() + 60)
+    assert len(_rows(store_url, transactions)) == 1
