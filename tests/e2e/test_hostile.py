@@ -124,3 +124,53 @@ async def test_a_stalled_store_is_answered_96_in_bounded_time_and_echo_at_once(p
     assert gateway.stop() == 0
     balance = json.loads(gateway.cli("member", "show", card).stdout)["balance"]
     assert balance == 500_000 - 10_000 - 30_000, "the request answered 96 moved value"
+
+
+LIMITS = """
+[limits]
+max_invoice = 50000000
+max_accrual = 50000000
+max_gift_activation = 10000000
+card_accruals_per_day = 2
+"""
+GIFT = card_number(900_000)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_dishonest_counter_mints_nothing_and_velocity_survives_kill(gateway: Gateway, store_url: str) -> None:
+    """With nothing but a registered terminal id: made-up accruals, a made-up redemption and
+    a gift activation of 999,999,999,999 are declined 13; a card's third accrual of the day
+    is declined 65, and still after kill -9; wrong voucher PINs from terminals and cards that
+    rotate meet the global lockout (75), and still after kill -9."""
+    gateway.config.write_text(gateway.config.read_text().replace(
+        "[vouchers]", "[vouchers]\nglobal_max_wrong_pins = 3\nmax_wrong_pins = 5") + LIMITS)
+    gateway.enrol(members=10)
+    gateway.cli("giftcard", "register", GIFT, "1")
+    gateway.start()
+    terminal = await gateway.terminal(1)
+    await terminal.sign_on()
+    card = card_number(1)
+    for n in range(3):
+        _, minted = await terminal.accrue(card, 16_666_666_667, f"MINT-{n}")
+        assert minted.code == "13"
+    _, spent = await terminal.redeem(card, 900_000_000, "MINT-9")
+    _, gift = await terminal.activate_gift(GIFT, 999_999_999_999)
+    assert (spent.code, gift.code) == ("13", "13")
+    codes = [(await terminal.accrue(card, 100_000, f"PAID-{n}"))[1].code for n in range(3)]
+    assert codes == ["00", "00", "65"]
+    for n in range(3):  # one wrong PIN from each of three terminals, on three cards
+        guesser = await gateway.terminal(2 + n)
+        await guesser.sign_on()
+        assert (await guesser.top_up(card_number(2 + n), "999999999999"))[1].code == "55"
+    gateway.kill()
+    gateway.start()
+    again = await gateway.terminal(6)
+    await again.sign_on()
+    assert (await again.accrue(card, 100_000, "PAID-9"))[1].code == "65", "a restart forgot the day's accruals"
+    assert (await again.top_up(card_number(6), "999999999999"))[1].code == "75", "a restart forgot the guesses"
+    assert gateway.stop() == 0
+    balance = json.loads(gateway.cli("member", "show", card).stdout)["balance"]
+    assert balance == 500_000 + 2 * 5_000, "only the two honest accruals earned (5%)"
+    declined = journal(store_url, "SELECT code, message FROM transactions WHERE code IN ('13', '65', '75')")
+    assert sum(1 for code, _ in declined if code == "13") == 5 and any(
+        "max_accrual 50000000" in message for _, message in declined)
