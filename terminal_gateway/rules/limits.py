@@ -37,6 +37,8 @@ ACCRUAL_RATES = (
 )
 REDEMPTION_RATES = (Rate("terminal_redemptions_per_minute", "minute"),)
 WINDOW_FORMATS = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H"}
+VELOCITY_MESSAGE = "velocity limit"  # how the journal's message of each decline begins (the security report)
+MAXIMUM_MESSAGE = "above this branch's"  # ... and what it says, after the amount
 
 
 def over_maximum(d: Draft, key: str, amount: int | None, what: str) -> Outcome | None:
@@ -45,7 +47,7 @@ def over_maximum(d: Draft, key: str, amount: int | None, what: str) -> Outcome |
     limit = getattr(d.terms.limits(d.terminal.branch), key)
     if amount is None or limit is None or amount <= limit:
         return None
-    return Outcome(Code.INVALID_AMOUNT, message=f"{what} {amount} is above this branch's {key} {limit}")
+    return Outcome(Code.INVALID_AMOUNT, message=f"{what} {amount} is {MAXIMUM_MESSAGE} {key} {limit}")
 
 
 def admit(d: Draft, rates: tuple[Rate, ...], amount: int) -> Outcome | None:
@@ -64,7 +66,7 @@ def admit(d: Draft, rates: tuple[Rate, ...], amount: int) -> Outcome | None:
         count, money = before[1:] if before is not None and before[0] == window else (0, 0)
         if (money + amount if rate.money else count + 1) > limit:
             return Outcome(Code.OVER_CAP if rate.money else Code.OVER_COUNT,
-                           message=f"velocity limit {rate.key} {limit} reached for this "
+                           message=f"{VELOCITY_MESSAGE} {rate.key} {limit} reached for this "
                                    f"{'card' if rate.per_card else 'terminal'} ({window})")
         counts.append(Counted(rate.key, subject, window, amount, before))
     for effect in counts:

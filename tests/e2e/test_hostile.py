@@ -17,6 +17,7 @@ from twisted.internet import defer
 from terminal_gateway.protocols.club8583 import de48
 from terminal_gateway.simulators.club8583 import SimulatedTerminal
 from terminal_gateway.simulators.population import card_number
+from terminal_gateway.vocabulary import mask_pan as mask
 
 from ..support import pg_database
 from .conftest import Gateway, Sent, stream_redemptions, until_answered
@@ -174,3 +175,8 @@ async def test_a_dishonest_counter_mints_nothing_and_velocity_survives_kill(gate
     declined = journal(store_url, "SELECT code, message FROM transactions WHERE code IN ('13', '65', '75')")
     assert sum(1 for code, _ in declined if code == "13") == 5 and any(
         "max_accrual 50000000" in message for _, message in declined)
+    report = gateway.cli("report", "security", "--format", "csv").stdout
+    rows = {(row[0], row[1]): row[2:5] for row in (line.split(",") for line in report.splitlines()[1:])}
+    assert rows[("terminal", "T0000001")] == ["0", "0", "6"], "five maxima and a velocity limit"
+    assert rows[("terminal", "T0000006")] == ["0", "1", "1"] and rows[("terminal", "T0000002")] == ["1", "0", "0"]
+    assert "999999999999" not in report and card_number(2) not in report and ("card", mask(card_number(2))) in rows
