@@ -41,6 +41,7 @@ ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_di
              "stations", "clubcard", "counter", "limits")
 MASTER_KEY_SIZES = (16, 32)  # bytes of the club card issuer master key (AES-128 or AES-256)
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
+DEFAULT_TIMEOUTS = WriteTimeouts(lock=2.0, statement=4.0, commit=10.0)  # seconds; docs/operations.md says why
 
 
 class ConfigError(Exception):
@@ -104,19 +105,12 @@ class CounterSettings:
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    """The store's URL and how long the writer may wait on it: a lock (``lock_timeout``),
-    any one statement (``statement_timeout``), and a decision from being decided to being
-    durable (``commit_timeout``, after which it is answered 96), all in seconds."""
+    """The store's URL, how often the daemon reads its change feed, and how long the writer
+    may wait on the database (a decision not durable within ``timeouts.commit`` is 96)."""
 
     url: str
     poll_seconds: float = 0.5
-    lock_timeout: float = 2.0
-    statement_timeout: float = 4.0
-    commit_timeout: float = 10.0
-
-    @property
-    def timeouts(self) -> WriteTimeouts:
-        return WriteTimeouts(self.lock_timeout, self.statement_timeout, self.commit_timeout)
+    timeouts: WriteTimeouts = DEFAULT_TIMEOUTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,20 +247,15 @@ def _store(path: str, table: Any) -> StoreSettings:
     url = s.get("url", str, required=True)
     if not url.strip():
         s.fail("url", "a SQLAlchemy URL such as 'sqlite:///var/lib/terminal-gateway/gateway.db'", url)
-    default = StoreSettings(url)
-    settings = StoreSettings(
-        url=url,
-        poll_seconds=s.positive("poll_seconds", 0.5),
-        lock_timeout=s.positive("lock_timeout_seconds", default.lock_timeout),
-        statement_timeout=s.positive("statement_timeout_seconds", default.statement_timeout),
-        commit_timeout=s.positive("commit_timeout_seconds", default.commit_timeout),
-    )
-    if settings.lock_timeout > settings.statement_timeout:
-        s.fail("lock_timeout_seconds", f"at most statement_timeout_seconds ({settings.statement_timeout:g})",
-               settings.lock_timeout)
-    if settings.commit_timeout <= 2 * settings.statement_timeout:
+    default = StoreSettings(url).timeouts
+    timeouts = WriteTimeouts(*(s.positive(f"{name}_timeout_seconds", getattr(default, name))
+                               for name in ("lock", "statement", "commit")))
+    if timeouts.lock > timeouts.statement:
+        s.fail("lock_timeout_seconds", f"at most statement_timeout_seconds ({timeouts.statement:g})", timeouts.lock)
+    if timeouts.commit <= 2 * timeouts.statement:
         s.fail("commit_timeout_seconds", "more than twice statement_timeout_seconds "
-               f"({settings.statement_timeout:g}): a commit must begin and end within it", settings.commit_timeout)
+               f"({timeouts.statement:g}): a commit must begin and end within it", timeouts.commit)
+    settings = StoreSettings(url=url, poll_seconds=s.positive("poll_seconds", 0.5), timeouts=timeouts)
     s.done()
     return settings
 
