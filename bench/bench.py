@@ -90,6 +90,10 @@ per_invoice = 10
 
 [vouchers]
 key_file = "{key_file}"
+
+[limits]  # a load generator, not a clinic: its terminals accrue far faster than a counter can
+terminal_accruals_per_hour = false
+card_accruals_per_day = false
 """
 TLS_LISTENER = """
 [[listeners]]

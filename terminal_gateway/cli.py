@@ -315,6 +315,17 @@ def cmd_report_member(config: Config, args: argparse.Namespace) -> None:
     emit(member_sheet(report), args.format, args.out)
 
 
+def cmd_report_security(config: Config, args: argparse.Namespace) -> None:
+    from .store.report_output import emit, security_sheet
+    from .store.security import security
+
+    days = _report_days(args.days)
+    _report_out(args)
+    since = datetime.now(UTC) - timedelta(days=days)
+    suspects = with_store(config, lambda store: store.report(lambda conn: security(conn, since)))
+    emit(security_sheet(suspects, days), args.format, args.out)
+
+
 def cmd_report_expired(config: Config, args: argparse.Namespace) -> None:
     from .store import reports
     from .store.report_output import emit, expired_sheet
@@ -764,6 +775,15 @@ def parser() -> argparse.ArgumentParser:
                      help="scan the journal of the last N days (default 30); a larger N scans more of it")
     _report_options(mem)
     mem.set_defaults(func=cmd_report_member)
+    sec = report.add_parser(
+        "security", help="wrong voucher PINs, locked top-ups and limit declines, by terminal and card",
+        description="Per terminal and per member account (shown by a masked card), over the last --days days: "
+                    "wrong voucher PINs (55), top-ups refused while locked (75), and declines by the limits "
+                    "against a dishonest counter (a branch maximum, 13; a velocity limit, 61 or 65). The most "
+                    "wrong PINs first. No PIN is ever in the journal.")
+    sec.add_argument("--days", default="1", metavar="N", help="the journal of the last N days (default 1)")
+    _report_options(sec)
+    sec.set_defaults(func=cmd_report_security)
     expired = report.add_parser(
         "expired", help="credit that expired, per UTC date and lot source (program-wide)",
         description="The credit lots that expired on each UTC date of the --days days ending with --date (a lot "

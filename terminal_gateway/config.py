@@ -30,18 +30,21 @@ from .program import (
     GiftCards,
     Group,
     IntervalRule,
+    Limits,
     Program,
     Service,
     Vouchers,
 )
+from .store.engine import WriteTimeouts
 from .vocabulary import MAX_AMOUNT
 
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
              "services", "interval_rules", "discount_scale", "gift_cards", "vouchers",
-             "stations", "clubcard", "counter", "concentrators", "keys")
+             "stations", "clubcard", "counter", "concentrators", "keys", "limits")
 MASTER_KEY_SIZES = (16, 32)  # bytes of the club card issuer master key (AES-128 or AES-256)
 MIN_VOUCHER_KEY = 16  # bytes of the PIN hashing key
+DEFAULT_TIMEOUTS = WriteTimeouts(lock=2.0, statement=4.0, commit=10.0)  # seconds; docs/operations.md says why
 
 
 class ConfigError(Exception):
@@ -149,8 +152,12 @@ class KeySettings:
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
+    """The store's URL, how often the daemon reads its change feed, and how long the writer
+    may wait on the database (a decision not durable within ``timeouts.commit`` is 96)."""
+
     url: str
     poll_seconds: float = 0.5
+    timeouts: WriteTimeouts = DEFAULT_TIMEOUTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +174,7 @@ class Config:
     discount_scale: tuple[DiscountStep, ...] = ()  # ascending by from_paid
     gift_cards: GiftCards = field(default_factory=GiftCards)
     vouchers: Vouchers = field(default_factory=Vouchers)
+    limits: Limits = field(default_factory=Limits)
     stations: tuple[Station, ...] = ()
     clubcard: ClubCardSettings = field(default_factory=ClubCardSettings)
     counter: CounterSettings = field(default_factory=CounterSettings)
@@ -288,20 +296,26 @@ def _store(path: str, table: Any) -> StoreSettings:
     url = s.get("url", str, required=True)
     if not url.strip():
         s.fail("url", "a SQLAlchemy URL such as 'sqlite:///var/lib/terminal-gateway/gateway.db'", url)
-    settings = StoreSettings(
-        url=url,
-        poll_seconds=s.positive("poll_seconds", 0.5),
-    )
+    default = StoreSettings(url).timeouts
+    timeouts = WriteTimeouts(*(s.positive(f"{name}_timeout_seconds", getattr(default, name))
+                               for name in ("lock", "statement", "commit")))
+    if timeouts.lock > timeouts.statement:
+        s.fail("lock_timeout_seconds", f"at most statement_timeout_seconds ({timeouts.statement:g})", timeouts.lock)
+    if timeouts.commit <= 2 * timeouts.statement:
+        s.fail("commit_timeout_seconds", "more than twice statement_timeout_seconds "
+               f"({timeouts.statement:g}): a commit must begin and end within it", timeouts.commit)
+    settings = StoreSettings(url=url, poll_seconds=s.positive("poll_seconds", 0.5), timeouts=timeouts)
     s.done()
     return settings
 
 
-def _branch(s: _Section, groups: dict[str, Group]) -> Branch:
+def _branch(s: _Section, groups: dict[str, Group], limits: Limits) -> Branch:
     branch_id = s.get("id", str, required=True)
     if not 1 <= len(branch_id) <= 15:
         s.fail("id", "1 to 15 characters (DE42)", branch_id)
     cutoff = s.amount("day_cutoff_hour", upper=23) or 0
-    branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff, rules.branch_caps(s, groups))
+    branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff, rules.branch_caps(s, groups),
+                    rules.branch_limits(s, limits))
     s.done()
     return branch
 
@@ -533,7 +547,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     store = _store(name, root.get("store", dict, required=True))
     program = _program(name, root.get("program", dict, {}))
     groups = _groups(name, root.get("groups", dict, required=True))
-    branches = [_branch(s, groups) for s in root.each("branches")]
+    limits = rules.limits(root)
+    branches = [_branch(s, groups, limits) for s in root.each("branches")]
     root.unique("branches.id", branches, lambda b: b.id, "a branch id no other branch has")
     by_id = {b.id: b for b in branches}
     listeners = [_listener(name, i, t, profiles, by_id) for i, t in enumerate(root.get("listeners", list, []))]
@@ -561,6 +576,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         discount_scale=rules.discount_scale(root),
         gift_cards=rules.gift_cards(root),
         vouchers=rules.vouchers(root, base),
+        limits=limits,
         stations=tuple(stations),
         clubcard=_clubcard(root, base, stations),
         counter=_counter(root),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from .program import (
     GiftCards,
     Group,
     IntervalRule,
+    Limits,
     Points,
     Range,
     Referral,
@@ -272,5 +274,34 @@ def vouchers(root: _Section, base: Path) -> Vouchers:
     default = Vouchers()
     counts = {key: s.amount(key, lower=lower, default=getattr(default, key))
               for key, lower in (("pin_digits", MIN_PIN_DIGITS), ("max_wrong_pins", 1), ("window_minutes", 1),
-                                 ("lockout_minutes", 1))}
+                                 ("lockout_minutes", 1), ("global_max_wrong_pins", 1),
+                                 ("global_window_minutes", 1), ("global_lockout_minutes", 1))}
     return _close(s, Vouchers(**where, **counts))
+
+
+LIMIT_KEYS = tuple(f.name for f in fields(Limits))
+
+
+def _limits(s: _Section, base: Limits) -> Limits:
+    """The keys of ``[limits]`` (or a branch's ``limits``) in place of ``base``'s; each a
+    whole number of 1 or more, or ``false``: no limit of that kind."""
+    values = {}
+    for key in LIMIT_KEYS:
+        if s.table.get(key) is False:
+            s.used.add(key)
+            values[key] = None
+        else:
+            values[key] = s.amount(key, lower=1, default=getattr(base, key))
+    return _close(s, Limits(**values))
+
+
+def limits(root: _Section) -> Limits:
+    """``[limits]``: the program-wide maxima and velocity limits."""
+    s = root.sub("limits")
+    return Limits() if s is None else _limits(s, Limits())
+
+
+def branch_limits(branch: _Section, program: Limits) -> Limits | None:
+    """``[branches.limits]``: a branch's own limits, the program's where a key is not set."""
+    s = branch.sub("limits")
+    return None if s is None else _limits(s, program)

@@ -167,10 +167,23 @@ class GiftCards:
 
 
 @dataclass(frozen=True, slots=True)
+class Lockout:
+    """``count`` wrong PINs within ``window_minutes`` lock top-ups for ``lockout_minutes``
+    from the last of them."""
+
+    count: int
+    window_minutes: int
+    lockout_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
 class Vouchers:
     """Where the PIN hashing key lives (a file, or an environment variable: never the
     database) and how PIN guessing is stopped: ``max_wrong_pins`` within ``window_minutes``
-    from one terminal or against one card locks top-ups there for ``lockout_minutes``."""
+    from one terminal or against one card locks top-ups there for ``lockout_minutes``;
+    ``global_max_wrong_pins`` within ``global_window_minutes`` over every terminal and card
+    together locks every top-up for ``global_lockout_minutes``, so that a guesser who
+    rotates terminals and cards is bounded too."""
 
     key_file: str | None = None
     key_env: str | None = None
@@ -178,6 +191,41 @@ class Vouchers:
     max_wrong_pins: int = 5
     window_minutes: int = 15
     lockout_minutes: int = 15
+    global_max_wrong_pins: int = 100
+    global_window_minutes: int = 60
+    global_lockout_minutes: int = 30
+
+    @property
+    def local(self) -> Lockout:
+        """The lockout of one terminal or one member account."""
+        return Lockout(self.max_wrong_pins, self.window_minutes, self.lockout_minutes)
+
+    @property
+    def overall(self) -> Lockout:
+        """The lockout of every top-up, counted over all terminals and cards."""
+        return Lockout(self.global_max_wrong_pins, self.global_window_minutes, self.global_lockout_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one terminal may send, against a dishonest counter: the largest amounts of one
+    request and how many requests (or how much money) a terminal or a card may send in a
+    window. ``None``: no limit of that kind (the program's ``max_amount`` still holds).
+
+    Maxima: ``max_invoice`` bounds a redemption's amount and invoice total, ``max_accrual``
+    an accrual's money paid, ``max_gift_activation`` a gift card's load, ``max_top_up`` the
+    value of a voucher redeemed. Velocity: counted in fixed windows (a UTC clock minute or
+    hour, the branch's business day), approved requests only.
+    """
+
+    max_invoice: int | None = None
+    max_accrual: int | None = None
+    max_gift_activation: int | None = None
+    max_top_up: int | None = None
+    terminal_accruals_per_hour: int | None = 120
+    terminal_accrued_per_day: int | None = None
+    card_accruals_per_day: int | None = 10
+    terminal_redemptions_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,13 +256,14 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class Branch:
-    """A clinic: its business day, and its own caps for some groups (``caps[group]``: the
-    keys set there replace the group's)."""
+    """A clinic: its business day, its own caps for some groups (``caps[group]``: the keys
+    set there replace the group's) and its own limits (``None``: the program's)."""
 
     id: str
     timezone: ZoneInfo
     day_cutoff_hour: int = 0
     caps: dict[str, Caps] = field(default_factory=dict)
+    limits: Limits | None = None  # the program's limits with this branch's keys in place
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +307,9 @@ class ClubRules(Protocol):
 
     @property
     def vouchers(self) -> Vouchers: ...
+
+    @property
+    def limits(self) -> Limits: ...
 
     @property
     def default_group(self) -> Group: ...

@@ -12,6 +12,7 @@ import pytest
 from terminal_gateway.config import ENV_VAR, ConfigError, load
 from terminal_gateway.firmware import available_profiles
 from terminal_gateway.protocols.club8583 import load_profile
+from terminal_gateway.store import WriteTimeouts
 from terminal_gateway.vocabulary import MAX_AMOUNT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,6 +166,12 @@ BROKEN = {
                              "a number more than 0"),
     "a poll interval of nan": (edited("[store]\n", "[store]\npoll_seconds = nan\n"), "store.poll_seconds",
                                "a number more than 0"),
+    "a lock timeout beyond the statement's": (
+        edited("[store]\n", "[store]\nlock_timeout_seconds = 5\nstatement_timeout_seconds = 3\n"),
+        "store.lock_timeout_seconds", "at most statement_timeout_seconds (3)"),
+    "a commit timeout that leaves no room": (
+        edited("[store]\n", "[store]\nstatement_timeout_seconds = 6\ncommit_timeout_seconds = 10\n"),
+        "store.commit_timeout_seconds", "more than twice statement_timeout_seconds (6)"),
     "profiles_dirs not an array": ('profiles_dirs = "profiles"\n' + EXAMPLE, "profiles_dirs", "an array"),
     "profiles_dirs holding a number": ("profiles_dirs = [1]\n" + EXAMPLE, "profiles_dirs[0]", "a string"),
     "profiles_dirs naming no folder": ('profiles_dirs = ["no-such-folder"]\n' + EXAMPLE, "profiles_dirs[0]",
@@ -296,3 +303,10 @@ def test_a_listener_is_checked_against_its_protocol(tmp_path: Path, old: str, ne
     path = serial_install(tmp_path, SERIAL.replace(old, new))
     with pytest.raises(ConfigError, match=rf": {re.escape(key)}: expected {re.escape(expected)}"):
         load(path)
+
+
+def test_the_store_bounds_its_waits_by_default_and_as_configured(tmp_path: Path) -> None:
+    assert load(write(tmp_path, EXAMPLE)).store.timeouts == WriteTimeouts(2.0, 4.0, 10.0)
+    text = edited("[store]\n", "[store]\nlock_timeout_seconds = 1\nstatement_timeout_seconds = 2.5\n"
+                  "commit_timeout_seconds = 8\n")
+    assert load(write(tmp_path, text)).store.timeouts == WriteTimeouts(1.0, 2.5, 8.0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from terminal_gateway.program import (
     GiftCards,
     Group,
     IntervalRule,
+    Limits,
     Points,
     Range,
     Referral,
@@ -489,3 +491,43 @@ def test_a_voucher_key_file_others_can_read_is_refused_naming_the_file_and_the_f
                                                     f"but its mode is 0644: run 'chmod 600 {key_file}'")) as e:
         voucher_key(config)
     assert KEY not in str(e.value)
+
+
+LIMITS = """
+[limits]
+max_invoice = 500000000
+max_accrual = 500000000
+max_gift_activation = 20000000
+max_top_up = 10000000
+terminal_accrued_per_day = 5000000000
+card_accruals_per_day = false
+
+[[branches]]
+id = "CLINIC000000001"
+[branches.limits]
+max_accrual = 900000000
+
+[[branches]]
+id = "CLINIC000000002"
+"""
+
+
+def test_limits_have_program_defaults_and_branch_overrides(tmp_path: Path) -> None:
+    config = load(write(tmp_path, BASE + LIMITS + SILVER))
+    program = Limits(max_invoice=500_000_000, max_accrual=500_000_000, max_gift_activation=20_000_000,
+                     max_top_up=10_000_000, terminal_accrued_per_day=5_000_000_000, card_accruals_per_day=None)
+    assert config.limits == program
+    assert config.branches["CLINIC000000001"].limits == replace(program, max_accrual=900_000_000)
+    assert config.branches["CLINIC000000002"].limits is None
+    assert load(write(tmp_path, BASE + SILVER)).limits == Limits()
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[limits]\nmax_invoice = 0\n", "limits.max_invoice"),
+    ("[limits]\nterminal_accruals_per_hour = true\n", "limits.terminal_accruals_per_hour"),
+    ("[limits]\nmax_vouchers = 3\n", "limits.max_vouchers"),
+    ('[[branches]]\nid = "B1"\n[branches.limits]\nmax_accrual = -1\n', "branches[0].limits.max_accrual"),
+])
+def test_a_bad_limit_names_its_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load(write(tmp_path, BASE + text + SILVER))

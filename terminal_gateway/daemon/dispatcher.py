@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from ..rules import RuleCore
 from ..rules.core import Decision, Record
-from ..vocabulary import Code, Outcome, Request, TerminalFamily, mask_pan
+from ..vocabulary import Code, Echo, Outcome, Request, TerminalFamily, mask_pan
 
 log = Logger(namespace="terminal_gateway.decision")
 
@@ -29,6 +30,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A decision waiting to be durable, with what deciding it again needs."""
+
+    answer: Deferred[Outcome]
+    request: Request
+    decision: Decision
+    family: TerminalFamily
+
+
 class Dispatcher:
     """The gateway as every driver sees it (``drivers.Gateway``)."""
 
@@ -37,32 +48,38 @@ class Dispatcher:
         self.core = core
         self._submit, self._resume, self._prepare, self._clock = submit, resume, prepare, clock
         self._seq = 0
-        self._pending: OrderedDict[int, tuple[Deferred[Outcome], Request, Decision]] = OrderedDict()
+        self._pending: OrderedDict[int, Pending] = OrderedDict()
         self._drained: list[Deferred[None]] = []
         self.accepting = True
 
     def handle(self, request: Request, family: TerminalFamily) -> Deferred[Outcome]:
         """Decide ``request``; the Deferred fires once the decision is durable."""
+        answer: Deferred[Outcome] = Deferred()
+        self._decide(request, family, answer)
+        return answer
+
+    def _decide(self, request: Request, family: TerminalFamily, answer: Deferred[Outcome]) -> None:
         if not self.accepting:
-            self._log(request, STOPPING)
-            return succeed(STOPPING)
+            self._answer(answer, request, STOPPING)
+            return
         try:
             decision = self.core.decide(request, self._clock(), family)
         except Exception:
-            return self._internal_error(request)
-        if not decision.records and not self._pending:
-            self._log(request, decision.outcome)
-            return succeed(decision.outcome)
+            self._internal_error(request, answer)
+            return
+        if not decision.records and (not self._pending or isinstance(request, Echo)):
+            # An echo reads nothing a pending decision wrote: it never waits on the store.
+            self._answer(answer, request, decision.outcome)
+            return
         try:
             prepared = self._prepare(decision.records)
         except Exception:
             self.core.revert(decision.records)
-            return self._internal_error(request)
+            self._internal_error(request, answer)
+            return
         self._seq += 1
-        answer: Deferred[Outcome] = Deferred()
-        self._pending[self._seq] = (answer, request, decision)
+        self._pending[self._seq] = Pending(answer, request, decision, family)
         self._submit(self._seq, prepared)
-        return answer
 
     def remembered(self, terminal: str) -> Iterator[tuple[str, str, Outcome]]:
         """(key, kind, outcome) of every request of ``terminal`` the ledger remembers."""
@@ -85,14 +102,12 @@ class Dispatcher:
                     f"certificates were revoked ({known.certificates_from:%Y-%m-%d %H:%M:%S} UTC)")
         return None
 
-    def _internal_error(self, request: Request) -> Deferred[Outcome]:
+    def _internal_error(self, request: Request, answer: Deferred[Outcome]) -> None:
         """A bug met deciding or recording ``request``: what it changed is undone, it is
         answered 96, and the gateway goes on with the next request."""
         log.failure("could not decide or record a {kind} from terminal {terminal}; answered 96, nothing changed",
                     kind=type(request).__name__, terminal=request.terminal)
-        outcome = Outcome(Code.MALFUNCTION, message="the gateway could not decide this request")
-        self._log(request, outcome)
-        return succeed(outcome)
+        self._answer(answer, request, Outcome(Code.MALFUNCTION, message="the gateway could not decide this request"))
 
     def committed(self, through: int) -> None:
         """The store made every decision up to ``through`` durable: answer them."""
@@ -100,9 +115,8 @@ class Dispatcher:
             seq = next(iter(self._pending))
             if seq > through:
                 break
-            answer, request, decision = self._pending.pop(seq)
-            self._log(request, decision.outcome)
-            answer.callback(decision.outcome)
+            pending = self._pending.pop(seq)
+            self._answer(pending.answer, pending.request, pending.decision.outcome)
         self._check_drained()
 
     def failed(self, first: int, error: Exception) -> None:
@@ -110,16 +124,35 @@ class Dispatcher:
         first, answer each 96, and let the writer go on past them."""
         log.error("store write failed ({error}): answering 96 to {count} pending decisions",
                   error=error, count=len(self._pending))
+        for _, pending in self._undo_pending(first):
+            self._answer(pending.answer, pending.request, Outcome(Code.MALFUNCTION, message=STORE_FAILED))
+        self._check_drained()
+
+    def rejected(self, seq: int, error: Exception) -> None:
+        """The store refused decision ``seq``'s rows, and only those: answer it 96. The
+        pending decisions after it were made on a ledger with it, so they are undone and
+        decided again (their answers have not left yet)."""
+        log.error("the store refused the rows of one decision ({error}): answering it 96", error=error)
+        for number, pending in self._undo_pending(seq):
+            if number == seq:
+                self._answer(pending.answer, pending.request, Outcome(Code.MALFUNCTION, message=STORE_FAILED))
+            else:
+                self._decide(pending.request, pending.family, pending.answer)
+        self._check_drained()
+
+    def _undo_pending(self, first: int) -> list[tuple[int, Pending]]:
+        """Revert every pending decision, newest first, and let the writer drop them (the
+        last one, or ``first`` if none is pending); they are returned oldest first."""
         pending = list(self._pending.items())
         self._pending.clear()
-        for _, (_, _, decision) in reversed(pending):
-            self.core.revert(decision.records)
+        for _, each in reversed(pending):
+            self.core.revert(each.decision.records)
         self._resume(pending[-1][0] if pending else first)
-        for _, (answer, request, _) in pending:
-            outcome = Outcome(Code.MALFUNCTION, message=STORE_FAILED)
-            self._log(request, outcome)
-            answer.callback(outcome)
-        self._check_drained()
+        return pending
+
+    def _answer(self, answer: Deferred[Outcome], request: Request, outcome: Outcome) -> None:
+        self._log(request, outcome)
+        answer.callback(outcome)
 
     def drain(self) -> Deferred[None]:
         """Stop taking requests; fires when every pending decision has been answered."""

@@ -41,8 +41,10 @@ class GatewayService(MultiService):
         self.core = RuleCore(config, ledger, _voucher_key(config))
         self.writer = WriterProcess(
             config.store.url,
+            config.store.timeouts,
             on_committed=lambda through: self.dispatcher.committed(through),
             on_failed=lambda first, error: self.dispatcher.failed(first, error),
+            on_rejected=lambda seq, error: self.dispatcher.rejected(seq, error),
         )
         self.dispatcher = Dispatcher(self.core, self.writer.submit, self.writer.resume, store.prepare)
         self.listeners: list[ListenerService] = []

@@ -17,6 +17,7 @@ from .earning import credit_earned, credit_expiry, points_earned, referrers, upg
 from .effects import AccrualBooked, LotCreated, PointsMoved, Posting, Updated
 from .kinds import KindHandler
 from .ledger import Account, Accrual, Entry, new_id
+from .limits import ACCRUAL_RATES, admit, over_maximum
 from .lots import take
 from .states import AccountKind
 
@@ -24,12 +25,15 @@ from .states import AccountKind
 def accrue(d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Accrue) and d.terminal is not None
-    account = _member(d, entry, request)
+    account = over_maximum(d, "max_accrual", request.amount, "the money paid") or _member(d, entry, request)
     if isinstance(account, Outcome):
         return account
     branch, paid, rules = d.terminal.branch, request.amount, d.terms.rules
     if (branch, request.invoice) in d.ledger.accruals:
         return Outcome(Code.DUPLICATE, message=f"invoice {request.invoice} has earned already at this branch")
+    too_fast = admit(d, ACCRUAL_RATES, paid)
+    if too_fast:
+        return too_fast
     group = rules.groups[account.group]
     credit = credit_earned(rules, group, account, paid, request.lines)
     points = points_earned(rules, group, paid, request.lines, date.fromisoformat(entry.day).weekday())

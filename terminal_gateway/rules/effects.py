@@ -303,3 +303,31 @@ class PinFailure(Effect):
         failures.remove(self.at)
         if not failures:
             del ledger.pin_failures[self.scope]
+
+
+@dataclass(frozen=True, slots=True)
+class Counted(Effect):
+    """An approved request (and its ``amount``) counted against velocity limit ``rate`` of
+    ``subject`` (``terminal:TID`` or ``account:ID``) in ``window``; ``before``: what the
+    ledger held for them, restored on revert. Replayed from the journal, so a restart
+    forgets no count."""
+
+    rate: str
+    subject: str
+    window: str
+    amount: int
+    before: tuple[str, int, int] | None = None
+
+    def apply(self, ledger: Ledger) -> None:
+        key = (self.rate, self.subject)
+        current = ledger.velocity.get(key)
+        if current is not None and current[0] > self.window:  # a later window is counting already
+            return
+        count, amount = current[1:] if current is not None and current[0] == self.window else (0, 0)
+        ledger.velocity[key] = (self.window, count + 1, amount + self.amount)
+
+    def revert(self, ledger: Ledger) -> None:
+        if self.before is None:
+            ledger.velocity.pop((self.rate, self.subject), None)
+        else:
+            ledger.velocity[self.rate, self.subject] = self.before

@@ -15,6 +15,7 @@ from .draft import Draft
 from .effects import LotCreated, Updated
 from .kinds import KindHandler
 from .ledger import Entry, new_id
+from .limits import over_maximum
 from .lots import withdraw_created
 from .states import AccountKind, GiftState
 
@@ -23,7 +24,8 @@ def activate(d: Draft, entry: Entry) -> Outcome:
     """Load the amount onto an inactive gift card; it expires after the program's validity."""
     request = d.request
     assert isinstance(request, ActivateGift)
-    account = account_or_problem(d, request.card, request.amount, gift_check=False)
+    account = over_maximum(d, "max_gift_activation", request.amount, "the amount") or account_or_problem(
+        d, request.card, request.amount, gift_check=False)
     if isinstance(account, Outcome):
         return account
     if account.kind != AccountKind.GIFT:

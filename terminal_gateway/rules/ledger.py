@@ -189,7 +189,9 @@ class Ledger:
     referred: dict[str, list[str]] = field(default_factory=dict)  # referrer id -> members, in join order
     vouchers: dict[str, Voucher] = field(default_factory=dict)  # by PIN hash
     vouchers_by_serial: dict[str, Voucher] = field(default_factory=dict)
-    pin_failures: dict[str, list[datetime]] = field(default_factory=dict)  # by terminal or account
+    pin_failures: dict[str, list[datetime]] = field(default_factory=dict)  # by terminal, account or global
+    velocity: dict[tuple[str, str], tuple[str, int, int]] = field(default_factory=dict)  # (rate, subject) ->
+    # (window, requests, money) of the window counting now
 
     def add_account(self, account: Account) -> None:
         """Index a new account: its phone, and its place among its referrer's members."""

@@ -17,6 +17,7 @@ from .draft import Draft
 from .effects import BatchItem, DailyUsage, InvoiceUsage, Posting
 from .kinds import KindHandler
 from .ledger import Account, Entry
+from .limits import REDEMPTION_RATES, admit, over_maximum
 from .lots import give_back, take
 from .states import AccountKind, HoldState
 
@@ -24,7 +25,9 @@ from .states import AccountKind, HoldState
 def redeem(d: Draft, entry: Entry) -> Outcome:
     request = d.request
     assert isinstance(request, Redeem) and d.terminal is not None
-    account = account_or_problem(d, request.card, request.amount)
+    problem = (over_maximum(d, "max_invoice", request.amount, "the amount")
+               or over_maximum(d, "max_invoice", request.invoice_total, "the invoice total"))
+    account = problem or account_or_problem(d, request.card, request.amount)
     if isinstance(account, Outcome):
         return account
     caps = d.terms.caps(account, d.terminal.branch)
@@ -41,6 +44,9 @@ def redeem(d: Draft, entry: Entry) -> Outcome:
         return Outcome(DECLINE_CODES[limit], balance=room.balance, daily_remaining=room.daily,
                        invoice_remaining=room.invoice, limit=limit,
                        message=f"declined: {limit.value} leaves {approved}")
+    too_fast = admit(d, REDEMPTION_RATES, approved)
+    if too_fast:
+        return too_fast
     entry.taken = take(d, account, approved)
     d.apply(DailyUsage(account.id, entry.day, approved, 1))
     d.apply(InvoiceUsage(entry.branch, request.invoice, approved))

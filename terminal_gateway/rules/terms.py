@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..program import Caps, ClubRules
+from ..program import Caps, ClubRules, Limits
 from ..vocabulary import Code, Outcome, Request
 from .calendar import business_day_span
 from .caps import caps_at
@@ -52,6 +52,11 @@ class Terms:
         if caps is None:
             caps = self._caps[key] = caps_at(self.rules, group, branch)
         return caps
+
+    def limits(self, branch: str) -> Limits:
+        """The maxima and velocity limits at ``branch``: its own, else the program's."""
+        configured = self.rules.branches.get(branch)
+        return configured.limits if configured is not None and configured.limits is not None else self.rules.limits
 
     def member_view(self, account: Account) -> dict[str, Any]:
         """What a member's answers say of it beyond the balance: points, group, discount."""

@@ -11,7 +11,7 @@ import hmac
 from datetime import datetime, timedelta
 from hashlib import sha256
 
-from ..program import Vouchers
+from ..program import Lockout
 
 
 def pin_hash(key: bytes, pin: str) -> str:
@@ -19,14 +19,13 @@ def pin_hash(key: bytes, pin: str) -> str:
     return hmac.new(key, pin.encode("ascii"), sha256).hexdigest()
 
 
-def locked_until(failures: list[datetime], rules: Vouchers, now: datetime) -> datetime | None:
-    """When the lockout of a terminal or card with these wrong-PIN times ends, if it is on.
-
-    ``max_wrong_pins`` failures within ``window_minutes`` lock for ``lockout_minutes`` from
+def locked_until(failures: list[datetime], rule: Lockout, now: datetime) -> datetime | None:
+    """When the lockout of a terminal, a card or every top-up with these wrong-PIN times
+    ends, if it is on: ``rule.count`` failures within its window lock for its lockout from
     the last of them.
     """
-    window, lockout, count = (timedelta(minutes=rules.window_minutes), timedelta(minutes=rules.lockout_minutes),
-                              rules.max_wrong_pins)
+    window, lockout, count = (timedelta(minutes=rule.window_minutes), timedelta(minutes=rule.lockout_minutes),
+                              rule.count)
     for last in range(len(failures) - 1, count - 2, -1):
         ends = failures[last] + lockout
         if ends <= now:

@@ -12,6 +12,7 @@ back, ``changes`` the change feed, ``members``/``terminals``/``imports``/``check
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,8 +35,8 @@ from .changes import (
     VoucherChange,
     apply_change,
 )
-from .engine import make_engine, snapshot, writing
-from .errors import StoreError, database_errors
+from .engine import WriteTimeouts, make_engine, snapshot, writing
+from .errors import CommitTooLate, StoreError, database_errors
 from .load import load as load_ledger
 from .reads import read_terminals
 from .records import Prepared, prepare
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["AccountChange", "AuditRow", "Audited", "Change", "ConversionChange", "LotChange", "Prepared",
-           "ReloadChange", "Store", "StoreError", "TerminalChange", "VoucherChange", "apply_change"]
+__all__ = ["AccountChange", "AuditRow", "Audited", "Change", "CommitTooLate", "ConversionChange", "LotChange",
+           "Prepared", "ReloadChange", "Store", "StoreError", "TerminalChange", "VoucherChange", "WriteTimeouts",
+           "apply_change"]
 
 
 class Store:
@@ -62,8 +64,8 @@ class Store:
     every write transaction it makes, so a change and its record commit together.
     """
 
-    def __init__(self, url: str, audited: Audited | None = None) -> None:
-        self._engine = make_engine(url)
+    def __init__(self, url: str, timeouts: WriteTimeouts | None = None, audited: Audited | None = None) -> None:
+        self._engine = make_engine(url, timeouts)
         self._audited = audited
 
     # -- schema ------------------------------------------------------------------------------
@@ -92,10 +94,14 @@ class Store:
         """The rows of ``records``, as decided; pure Python, meant for the deciding thread."""
         return prepare(records)
 
-    def write_prepared(self, batch: Sequence[Prepared]) -> None:
-        """Make a batch of prepared decisions durable in one transaction (the group commit)."""
+    def write_prepared(self, batch: Sequence[Prepared], commit_by: float | None = None) -> None:
+        """Make a batch of prepared decisions durable in one transaction (the group commit);
+        rolled back instead, raising ``CommitTooLate``, once ``time.monotonic()`` has passed
+        ``commit_by``: its decisions are answered 96 by then, so it must not land."""
         with self._transaction("cannot write the journal", write=True) as conn:
             write_records(conn, batch)
+            if commit_by is not None and time.monotonic() > commit_by:
+                raise CommitTooLate("cannot write the journal: the batch's commit deadline passed; rolled back")
 
     def load(self, ledger: Ledger, now: datetime, replay_days: int) -> int:
         """Fill an empty ``ledger`` from one snapshot; the change-feed cursor of that snapshot."""

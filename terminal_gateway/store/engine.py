@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +31,44 @@ SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", 
 _WRITE = "terminal_gateway_write"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; ``postgresql://`` means psycopg 3."""
+@dataclass(frozen=True, slots=True)
+class WriteTimeouts:
+    """How long the writer's connection waits, in seconds: for a lock, for any statement
+    (its commit included), and for a decision to become durable (see ``daemon/writer.py``)."""
+
+    lock: float
+    statement: float
+    commit: float
+
+    @property
+    def commit_window(self) -> float:
+        """The latest a commit may begin after its oldest decision was made, so that it
+        ends, one way or the other, within ``commit`` of it."""
+        return self.commit - self.statement
+
+
+def make_engine(url: str, timeouts: WriteTimeouts | None = None) -> Engine:
+    """An engine for ``url``; ``postgresql://`` means psycopg 3. With ``timeouts`` (the
+    writer's), PostgreSQL's ``lock_timeout`` and ``statement_timeout`` are set on every
+    connection, and SQLite's busy timeout is the lock timeout."""
     try:
         parsed = make_url(url)
         if parsed.drivername in ("postgres", "postgresql"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(parsed)
-        return create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+            return _sqlite_engine(parsed, timeouts)
+        bounded = {} if timeouts is None else {"options": f"-c lock_timeout={_ms(timeouts.lock)} "
+                                                          f"-c statement_timeout={_ms(timeouts.statement)}"}
+        return create_engine(parsed, hide_parameters=True, pool_pre_ping=True, connect_args=bounded)
     except (ArgumentError, NoSuchModuleError, ImportError) as e:
         raise StoreError(f"the store URL is not usable: {type(e).__name__}: {str(e).splitlines()[0]}") from None
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _sqlite_engine(url: URL, timeouts: WriteTimeouts | None) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         folder = Path(url.database).parent
         try:
@@ -51,7 +77,8 @@ def _sqlite_engine(url: URL) -> Engine:
             raise StoreError(f"cannot create the database folder {folder}: {e.strerror}") from None
         _create_private(Path(url.database))
     engine = create_engine(url, hide_parameters=True)
-    event.listen(engine, "connect", _sqlite_connect)
+    pragmas = SQLITE_PRAGMAS if timeouts is None else (*SQLITE_PRAGMAS, f"busy_timeout={_ms(timeouts.lock)}")
+    event.listen(engine, "connect", partial(_sqlite_connect, pragmas))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
 
@@ -66,10 +93,10 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"cannot create the database file {path}: {e.strerror}") from None
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(pragmas: tuple[str, ...], dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # the begin event below emits BEGIN
     cursor = dbapi_connection.cursor()
-    for pragma in SQLITE_PRAGMAS:
+    for pragma in pragmas:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

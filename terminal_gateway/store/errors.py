@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 
 class StoreError(Exception):
     """The store could not do what was asked; the message is one line for an operator or a log."""
+
+
+class CommitTooLate(StoreError):
+    """A batch was rolled back, not committed: its oldest decision waited too long."""
 
 
 @contextmanager
@@ -25,3 +29,16 @@ def database_errors(doing: str) -> Iterator[None]:
         cause = getattr(e, "orig", None) or e
         lines = str(cause).strip().splitlines()
         raise StoreError(f"{doing}: {lines[0] if lines else type(cause).__name__}") from e
+
+
+def refused_rows(error: Exception) -> bool:
+    """Whether a failed write was refused for the rows it wrote (a value the database does
+    not take, such as a NUL byte in a text; a constraint; the voucher guard) rather than for
+    the database (unreachable, a lost connection, a lock or statement timeout): only the
+    former is worth writing again without the decision whose rows they were."""
+    cause = error.__cause__
+    if isinstance(error, CommitTooLate) or isinstance(cause, OperationalError | InterfaceError):
+        return False
+    if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+        return False
+    return isinstance(error, StoreError)

@@ -32,6 +32,7 @@ from ..rules.effects import (
     BatchClosed,
     BatchItem,
     Changed,
+    Counted,
     DailyUsage,
     Effect,
     InvoiceUsage,
@@ -52,6 +53,7 @@ KINDS: dict[str, type[Effect]] = {  # the stored name of every replayed effect: 
     "batch_item": BatchItem,
     "batch_closed": BatchClosed,
     "pin_failure": PinFailure,
+    "counted": Counted,
 }
 _KIND_OF = {cls: kind for kind, cls in KINDS.items()}
 

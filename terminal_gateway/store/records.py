@@ -226,14 +226,24 @@ def _stamp(at: datetime | None, sqlite: bool) -> datetime | str | None:
 
 
 def _transaction(record: Record, effects: str | None) -> tuple[Any, ...]:
-    """A ``transactions`` row in ``TRANSACTION_COLUMNS`` order, without its id."""
+    """A ``transactions`` row in ``TRANSACTION_COLUMNS`` order, without its id. The texts a
+    terminal sent are kept printable whatever a codec let through: a NUL byte is refused by
+    PostgreSQL, and a control character has no place in an operator's report."""
     outcome = record.outcome
     return (
-        record.at, record.kind, record.terminal, record.branch, record.key, record.repeat, record.card,
-        record.account_id, record.requested, outcome.amount, outcome.code.value,
-        outcome.limit.value if outcome.limit else None, outcome.rrn, outcome.auth_code, record.invoice,
-        record.day, record.ref, outcome.message, effects, journal.FORMAT_VERSION,
+        record.at, record.kind, printable(record.terminal), printable(record.branch), printable(record.key),
+        record.repeat, printable(record.card), record.account_id, record.requested, outcome.amount,
+        outcome.code.value, outcome.limit.value if outcome.limit else None, outcome.rrn, outcome.auth_code,
+        printable(record.invoice), record.day, printable(record.ref), printable(outcome.message), effects,
+        journal.FORMAT_VERSION,
     )
+
+
+def printable(text: str | None) -> str | None:
+    """``text`` with every character that is not printable written as its escape (``\\x00``)."""
+    if text is None or text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _accrual(accrual: Accrual) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ from datetime import UTC
 from typing import Any
 
 from .reports import FIGURE_COLUMNS, MEMBER_COLUMNS, TOTAL, DailyReport, ExpiredReport, MemberReport
+from .security import SECURITY_COLUMNS, Suspect
 
 FORMATS = ("table", "csv", "xlsx")
 EXPIRED_COLUMNS = ("date_utc", "source", "lots", "lots_with_credit", "expired_credit")
@@ -52,6 +53,13 @@ def expired_sheet(report: ExpiredReport) -> Sheet:
     rows = [[e.date, e.source, e.lots, e.lots_with_credit, e.credit] for e in [*report.lines, report.total]]
     return Sheet("expired", f"credit expired, UTC dates {report.first} to {report.last}", list(EXPIRED_COLUMNS),
                  rows)
+
+
+def security_sheet(suspects: list[Suspect], days: int) -> Sheet:
+    rows = [[s.scope, s.id, s.wrong_pins, s.locked_top_ups, s.limit_declines,
+             s.last.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if s.last else None] for s in suspects]
+    return Sheet("security", f"wrong voucher PINs, locked top-ups and limit declines, last {days} days",
+                 list(SECURITY_COLUMNS), rows)
 
 
 def emit(sheet: Sheet, fmt: str, out: str | None = None) -> None:

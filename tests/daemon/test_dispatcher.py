@@ -11,7 +11,7 @@ from terminal_gateway.daemon.dispatcher import Dispatcher
 from terminal_gateway.rules.core import KINDS
 from terminal_gateway.rules.effects import PointsMoved
 from terminal_gateway.rules.kinds import KindHandler
-from terminal_gateway.vocabulary import Accrue, Code, Kind, Outcome, TerminalFamily
+from terminal_gateway.vocabulary import Accrue, Code, Echo, Kind, Outcome, Redeem, TerminalFamily
 
 from ..rules.conftest import NOON, TID, Club, club_config
 
@@ -52,3 +52,34 @@ def test_a_failure_is_answered_96_and_changes_nothing(failing: str, monkeypatch:
     monkeypatch.undo()
     again = Accrue(terminal=TID, key=club.key(), card=card, amount=100_000, invoice="A")
     assert answer(dispatcher, again).code is (Code.APPROVED if failing == "decide" else Code.MALFUNCTION)
+
+
+def test_a_refused_decision_alone_is_96_and_the_later_ones_are_decided_again() -> None:
+    club = Club(club_config(daily_cap=None, invoice_cap=None, max_redemptions_per_day=None))
+    card = club.member(1, 10_000)
+    resumed: list[int] = []
+    dispatcher = Dispatcher(club.core, lambda seq, rows: None, resumed.append, lambda records: records,
+                            clock=lambda: NOON)
+    answers: list[list[Outcome]] = [[], [], []]
+    for n in range(3):
+        request = Redeem(terminal=TID, key=club.key(), card=card, amount=4_000, invoice=f"I{n}")
+        dispatcher.handle(request, TerminalFamily()).addCallback(answers[n].append)
+    dispatcher.committed(1)
+    dispatcher.rejected(2, ValueError("NUL byte"))
+    assert resumed == [3] and answers[1][0].code is Code.MALFUNCTION and not answers[2]
+    dispatcher.committed(dispatcher._seq)
+    assert (answers[2][0].code, answers[2][0].amount) == (Code.APPROVED, 4_000), "decided again without the refused"
+    assert club.balance(card) == 2_000
+
+
+def test_an_echo_is_answered_at_once_while_decisions_wait_on_the_store() -> None:
+    club = Club(club_config())
+    card = club.member(1, 10_000)
+    dispatcher = Dispatcher(club.core, lambda seq, rows: None, lambda seq: None, lambda records: records,
+                            clock=lambda: NOON)
+    waiting: list[Outcome] = []
+    dispatcher.handle(Redeem(terminal=TID, key=club.key(), card=card, amount=1_000, invoice="I1"),
+                      TerminalFamily()).addCallback(waiting.append)
+    echoed: list[Outcome] = []
+    dispatcher.handle(Echo(terminal=TID), TerminalFamily()).addCallback(echoed.append)
+    assert echoed[0].code is Code.APPROVED and not waiting, "the store has not answered; the echo does not wait"

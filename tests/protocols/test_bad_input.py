@@ -50,6 +50,9 @@ def _answer(host: HostCodec, terminal: TerminalCodec, decoded: Decoded) -> dict[
     return terminal.decode(host.encode(decoded.context, Outcome(decoded.error)))
 
 
+BAD_LINES = "DE48 SV: expected CODE:AMOUNT;... (codes up to 32)"
+
+
 @pytest.mark.parametrize(
     ("fields", "code", "reason"),
     [
@@ -63,8 +66,13 @@ def _answer(host: HostCodec, terminal: TerminalCodec, decoded: Decoded) -> dict[
          "DE48: IN: length 8 runs past the end at offset 0"),
         ({**REDEEM, "48": "IT003100"}, Code.FORMAT_ERROR, "DE48 IN: missing"),
         ({**REDEEM, "48": invoice(IT="45.00")}, Code.FORMAT_ERROR, "DE48 IT: expected digits"),
-        ({**REDEEM, "48": invoice(SV="CONS=300")}, Code.FORMAT_ERROR,
-         "DE48 SV: expected CODE:AMOUNT;..."),
+        ({**REDEEM, "48": invoice(SV="CONS=300")}, Code.FORMAT_ERROR, BAD_LINES),
+        ({**REDEEM, "41": "T000\x00001"}, Code.FORMAT_ERROR, "DE41: not printable (a control character)"),
+        ({**REDEEM, "42": "CLINIC\x00" + "0000001\n"}, Code.FORMAT_ERROR, "DE42: not printable (a control character)"),
+        ({**REDEEM, "48": de48.build({"IN": "INV\x00\x1b[2J"})}, Code.FORMAT_ERROR,
+         "DE48 IN: not printable (a control character)"),
+        (card_request("0200", "20", **{"4": "000000000100", "37": "00000\x7f000001"}), Code.FORMAT_ERROR,
+         "DE37: not printable (a control character)"),
         ({**REDEEM, "48": de48.build({"IN": "I" * 33})}, Code.FORMAT_ERROR,
          "DE48 IN: longer than 32"),
         ({**REDEEM, "3": "990000"}, Code.INVALID_TRANSACTION,
@@ -88,7 +96,8 @@ def _answer(host: HostCodec, terminal: TerminalCodec, decoded: Decoded) -> dict[
         ({**ACCRUAL, "48": de48.build({"SV": "CONS:30000"})}, Code.FORMAT_ERROR, "DE48 IN: missing"),
         ({**ACCRUAL, "48": de48.build({"IN": "I" * 33})}, Code.FORMAT_ERROR,
          "DE48 IN: longer than 32"),
-        ({**ACCRUAL, "48": invoice(SV="CONS")}, Code.FORMAT_ERROR, "DE48 SV: expected CODE:AMOUNT;..."),
+        ({**ACCRUAL, "48": invoice(SV="CONS")}, Code.FORMAT_ERROR, BAD_LINES),
+        ({**ACCRUAL, "48": invoice(SV="C" * 33 + ":100")}, Code.FORMAT_ERROR, BAD_LINES),
         (without(ACCRUAL, "4"), Code.FORMAT_ERROR, "DE4: missing"),
         ({**ACCRUAL, "49": "97A"}, Code.FORMAT_ERROR, "DE49: expected 3 digits, got '97A'"),
         (without(ACCRUAL_RETURN, "48"), Code.FORMAT_ERROR, "DE48 IN: missing"),

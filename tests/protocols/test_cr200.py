@@ -323,6 +323,7 @@ def test_keys_are_unique_per_reader_and_request_even_when_seq_comes_back() -> No
     (("B", "20", CARD), "Bad sequence no."),
     (("S", "0020", CARD, "INV", "100", "1.5"), "Bad total"),
     (("X", "0020", "7"), "Bad cancel seq."),
+    (("S", "0020", CARD, "IN\x7fV", "100", "0"), "Bad invoice"),  # the link lets none in: a second line
 ])
 def test_malformed_requests_are_answered_30_with_two_lines(fields: tuple[str, ...], line1: str) -> None:
     s = session()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import Table, create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
+from terminal_gateway.daemon.writer import CommitQueue
 from terminal_gateway.rules.effects import Posting
-from terminal_gateway.store import Store, StoreError
+from terminal_gateway.store import CommitTooLate, Store, StoreError
+from terminal_gateway.store.errors import refused_rows
 from terminal_gateway.store.schema import batches, postings, terminals, transactions
-from terminal_gateway.vocabulary import BatchTotals, Code, Reconcile, Redeem, SignOn
+from terminal_gateway.vocabulary import BatchTotals, CardRef, Code, Reconcile, Redeem, SignOn
 
 from .clinic import TID, Clinic
 
@@ -86,3 +90,47 @@ def test_writing_nothing_is_no_transaction(store: Store, store_url: str) -> None
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(transactions)) == 0
     engine.dispose()
+
+
+def test_the_writer_isolates_a_decision_the_database_refuses(store: Store, store_url: str) -> None:
+    """One decision's rows break a constraint (a posting to a lot that does not exist): the
+    decisions before it are written, it alone is rejected, the database's failure is not."""
+    clinic = Clinic(store)
+    clinic.terminal()
+    card = clinic.member(1, 500_000)
+    decide = [clinic.core.decide(Redeem(terminal=TID, key=clinic.key(), card=card, amount=1_000, invoice=f"I{n}"),
+                                 clinic.now).records for n in range(5)]
+    decide[3] = (dataclasses.replace(decide[3][0], effects=(Posting("no-such-lot", "acc", -1),)),)
+    queue = CommitQueue(store.write_prepared, refused_rows)
+    queue.receive(("write", [(seq, store.prepare(records), 0.0) for seq, records in enumerate(decide, 1)]))
+    (committed, (kind, seq, reason)) = queue.commit()
+    assert committed == ("committed", 3) and (kind, seq) == ("rejected", 4) and card.pan not in reason
+    assert [row.invoice for row in _rows(store_url, transactions)] == ["I0", "I1", "I2"]
+    timeout = StoreError("cannot write the journal: canceling statement due to lock timeout")
+    timeout.__cause__ = OperationalError("INSERT", {}, Exception("lock timeout"))
+    assert not refused_rows(timeout)
+
+
+def test_control_characters_reach_the_journal_escaped(store: Store, store_url: str) -> None:
+    """Whatever a codec lets through, a NUL byte or an escape sequence is stored as its
+    escape: PostgreSQL refuses a NUL in a text, and a report must not carry a control."""
+    clinic = Clinic(store)
+    clinic.terminal()
+    clinic.send(Redeem, terminal="T\x00\x1b[2J", card=CardRef(pan="6274120000000001"), amount=1, invoice="I\x00",
+                key="T\x00:1")
+    (row,) = _rows(store_url, transactions)
+    assert (row.terminal, row.invoice, row.key) == ("T\\x00\\x1b[2J", "I\\x00", "T\\x00:1")
+    assert "\x00" not in row.message
+
+
+def test_a_batch_past_its_commit_deadline_is_rolled_back_and_not_isolated(store: Store, store_url: str) -> None:
+    clinic = Clinic(store)
+    clinic.terminal()
+    card = clinic.member(1, 500_000)
+    records = clinic.core.decide(Redeem(terminal=TID, key=clinic.key(), card=card, amount=1_000, invoice="L1"),
+                                 clinic.now).records
+    with pytest.raises(CommitTooLate) as late:
+        store.write_prepared([store.prepare(records)], commit_by=time.monotonic() - 0.001)
+    assert _rows(store_url, transactions) == [] and not refused_rows(late.value)
+    store.write_prepared([store.prepare(records)], commit_by=time.monotonic() + 60)
+    assert len(_rows(store_url, transactions)) == 1

@@ -41,6 +41,7 @@ __all__ = ["Rejected", "to_request"]
 
 _SECRET = frozenset({"2", "35"})  # shown masked in reasons
 _INVOICE_MAX = 32  # DE48 IN is ans..32
+_SERVICE_MAX = 32  # a service code of DE48 SV
 
 
 class Rejected(Exception):
@@ -62,9 +63,13 @@ class _Fields:
         self._tags: dict[str, str] | None = None
 
     def text(self, de: str) -> str:
+        """An element as sent; one with a control character (a NUL byte ...) is malformed,
+        so that nothing the journal keeps of a request carries one."""
         value = self._doc.get(de)
         if value is None:
             raise Rejected(Code.FORMAT_ERROR, f"DE{de}: missing")
+        if not value.isprintable():
+            raise Rejected(Code.FORMAT_ERROR, f"DE{de}: not printable (a control character)")
         return value
 
     def digits(self, de: str) -> str:
@@ -95,6 +100,9 @@ class _Fields:
                 self._tags = de48.parse(self._doc.get("48", ""))
             except de48.DE48Error as e:
                 raise Rejected(Code.FORMAT_ERROR, f"DE48: {e}") from None
+            for tag, value in self._tags.items():
+                if not value.isprintable():  # the value is never quoted: it may be a voucher PIN
+                    raise Rejected(Code.FORMAT_ERROR, f"DE48 {tag}: not printable (a control character)")
         return self._tags
 
     def tag(self, tag: str) -> str:
@@ -114,7 +122,7 @@ class _Fields:
         if "2" in self._doc:
             return CardRef(pan=self.digits("2"))
         if "35" in self._doc:
-            pan, separator, _ = self._doc["35"].partition("=")
+            pan, separator, _ = self.text("35").partition("=")
             if not (separator and pan.isascii() and pan.isdigit() and len(pan) <= 19):
                 raise Rejected(
                     Code.FORMAT_ERROR, f"DE35: expected PAN=..., got PAN {mask_pan(pan)!r}"
@@ -133,8 +141,8 @@ class _Fields:
         lines = []
         for item in text.split(";"):
             code, _, amount = item.rpartition(":")
-            if not (code and amount.isascii() and amount.isdigit()):
-                raise Rejected(Code.FORMAT_ERROR, "DE48 SV: expected CODE:AMOUNT;...")
+            if not (code and len(code) <= _SERVICE_MAX and amount.isascii() and amount.isdigit()):
+                raise Rejected(Code.FORMAT_ERROR, f"DE48 SV: expected CODE:AMOUNT;... (codes up to {_SERVICE_MAX})")
             lines.append(ServiceLine(code, int(amount)))
         return tuple(lines)
 

@@ -215,7 +215,7 @@ class ReaderSession:
             request = BalanceInquiry(**common, card=card)
         elif command == "S":
             invoice = fields[3]
-            if not 1 <= len(invoice) <= _MAX_INVOICE:
+            if not (1 <= len(invoice) <= _MAX_INVOICE and invoice.isprintable()):
                 raise _Bad("Bad invoice", f"1 to {_MAX_INVOICE} chars")
             total = _amount(fields[5], "total")
             request = Redeem(**common, card=card, amount=_amount(fields[4], "amount"), invoice=invoice,

@@ -43,6 +43,8 @@ __all__ = ["Rejected", "key", "to_request"]
 _PAN_MAX = 19  # digits, as Club-8583 DE2
 _PHONE_MAX = 20  # as the members' phone column
 _INVOICE_MAX = 32  # as Club-8583 DE48 IN
+_SERVICE_MAX = 32  # as Club-8583 DE48 SV codes
+_RRN_MAX = 12  # as Club-8583 DE37
 _TERMINAL_MAX = 16  # Club-8583 DE41 is 8; a longer id can be no registered terminal
 
 
@@ -130,8 +132,9 @@ class _Body:
     def lines(self) -> tuple[ServiceLine, ...]:
         lines = []
         for n, line in enumerate(self.message.lines):
-            if not (line.service_code and line.service_code.isprintable()):
-                raise self.fail(f"lines[{n}].service_code", "missing or not printable")
+            code = line.service_code
+            if not (code and code.isprintable() and len(code) <= _SERVICE_MAX):
+                raise self.fail(f"lines[{n}].service_code", f"missing, not printable or longer than {_SERVICE_MAX}")
             if line.amount < 0:
                 raise self.fail(f"lines[{n}].amount", f"negative ({line.amount})")
             lines.append(ServiceLine(line.service_code, line.amount))
@@ -156,7 +159,7 @@ def _redeem(b: _Body, common: dict[str, Any]) -> Request:
 
 def _complete(b: _Body, common: dict[str, Any]) -> Request:
     """The hold is named by its RRN only: the rule core finds its card."""
-    return Complete(**common, card=None, rrn=b.text("rrn"), amount=b.amount())
+    return Complete(**common, card=None, rrn=b.text("rrn", _RRN_MAX), amount=b.amount())
 
 
 def _accrue(b: _Body, common: dict[str, Any]) -> Request:
@@ -173,7 +176,7 @@ def _accrual_return(b: _Body, common: dict[str, Any]) -> Request:
 
 
 def _refund(b: _Body, common: dict[str, Any]) -> Request:
-    return Refund(**common, card=b.card(), rrn=b.text("rrn"), amount=b.amount())
+    return Refund(**common, card=b.card(), rrn=b.text("rrn", _RRN_MAX), amount=b.amount())
 
 
 def _top_up(b: _Body, common: dict[str, Any]) -> Request:
