@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from ..rules.cards import with_check_digit
 from .devices import Devices
-from .local import clinic_config, free_ports, wait_for_port, write_voucher_key
+from .local import clinic_config, free_ports, wait_for_port, write_private, write_voucher_key
 from .population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 GIFT_BODY = 60379900000000  # the demo's nine gift cards: this number and the eight after, with check digits
@@ -38,6 +39,17 @@ port = {port}
 tls_certificate = "gateway.pem"
 tls_key = "gateway.key"
 tls_client_ca = "ca.pem"
+"""
+
+
+MAC_LISTENER = """
+[[listeners]]             # firmware 2.4 on: every message MAC'd with the terminal's session key
+protocol = "club8583"
+profile = "club-t2-mac"
+port = {port}
+
+[keys]
+kek_file = "kek.key"      # the key-encryption key: the terminal keys are stored wrapped under it
 """
 
 
@@ -65,19 +77,22 @@ def main(argv: list[str] | None = None) -> int:
     for old in folder.glob("gateway.db*"):
         old.unlink()
     ports = free_ports(3)
-    secure_port = free_ports(1)[0]
+    secure_port, mac_port = free_ports(2)
     config = folder / "gateway.toml"
     profiles = ("club-t1", "club-t2", "club-t3")
     key = write_voucher_key(folder / "voucher.key")
     devices = Devices(folder)
     config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True)),
-                                    voucher_key_file=key) + devices.config() + SECURE_LISTENER.format(port=secure_port))
+                                    voucher_key_file=key) + devices.config() + SECURE_LISTENER.format(port=secure_port)
+                      + MAC_LISTENER.format(port=mac_port))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
 
     def step(*words: str) -> None:
         print("$ terminal-gateway " + " ".join(words), flush=True)
         subprocess.run([*cli, *words], check=True)
 
+    (folder / "kek.key").unlink(missing_ok=True)
+    step("keys", "new-kek", str(folder / "kek.key"))
     step("tls", "ca", str(folder / "ca"))
     step("tls", "server", "127.0.0.1", "localhost", "--ca", str(folder / "ca"), "--out", str(folder))
     (folder / "ca.pem").write_bytes((folder / "ca" / "ca.pem").read_bytes())  # the gateway needs only this
@@ -97,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
          "--out", str(vouchers))
     step("voucher", "activate", "--batch", "DEMO")
     step("terminal", "cert", terminal_id(1), "--ca", str(folder / "ca"), "--out", str(folder / "certs"))
+    master = secrets.token_hex(16)
+    write_private(folder / "master.key", master.encode())
+    step("terminal", "key", terminal_id(1), "--from-file", str(folder / "master.key"))
+    (folder / "master-keys.csv").write_text(f"tid,master_key\n{terminal_id(1)},{master}\n")
+    (folder / "master-keys.csv").chmod(0o600)
 
     log_path = folder / "gateway.log"
     print(f"$ terminal-gateway run    (its decision log: {log_path})", flush=True)
@@ -105,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         daemon = subprocess.Popen([*cli, "run"], stderr=log, env=os.environ | {"PYTHONUNBUFFERED": "1"})
         try:
             try:
-                for port in (*ports, secure_port):
+                for port in (*ports, secure_port, mac_port):
                     wait_for_port(port, daemon, log_path)
                 devices.wait(daemon, log_path)
             except RuntimeError as e:
@@ -119,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
                                     "--scenario", scenario, "--transactions", str(args.transactions), *club],
                                    check=True)
             secure_counter(cli, secure_port, folder)
+            print("\n--- a club-t2-mac terminal: key change, every request MAC'd, one forged MAC (63) ---", flush=True)
+            subprocess.run([*cli, "simulate", "--port", str(mac_port), "--profile", "club-t2-mac", "--terminals", "1",
+                            "--cards", "200", "--keys", str(folder / "master-keys.csv"), "--scenario", "day"],
+                           check=True)
             devices.run()
         finally:
             daemon.send_signal(signal.SIGTERM)
