@@ -13,7 +13,8 @@ requests: five redeems, two accruals (each earning credit and points on a new in
 balance inquiries and one voucher top-up (a PIN of a batch generated for the run).
 
 ``--tls`` then drives the same daemon, with the frames left over, through a second listener
-speaking TLS with a client certificate per terminal: the cost of TLS per answer, measured in
+speaking TLS with a client certificate per terminal; ``--mac`` through a ``club-t2-mac``
+listener, every frame MAC'd with the terminal's key: the cost of each per answer, measured in
 the same run against the plain listener.
 """
 
@@ -23,6 +24,7 @@ import argparse
 import csv
 import gc
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -42,7 +44,7 @@ from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClie
 from terminal_gateway import pki
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
-from terminal_gateway.simulators.local import free_port, wait_for_port, write_voucher_key
+from terminal_gateway.simulators.local import free_port, wait_for_port, write_private, write_voucher_key
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 ECHO_SERVER = """
@@ -104,17 +106,28 @@ tls_certificate = "gateway.pem"
 tls_key = "gateway.key"
 tls_client_ca = "ca.pem"
 """
+MAC_LISTENER = """
+[[listeners]]
+protocol = "club8583"
+profile = "club-t2-mac"
+port = {port}
+
+[keys]
+kek_file = "kek.key"
+"""
 MIX = ("redeem",) * 5 + ("accrual",) * 2 + ("balance",) * 2 + ("topup",)
 
 
-def frames_for(terminal: int, count: int, members: int, pins: list[str] | None = None) -> list[bytes]:
+def frames_for(terminal: int, count: int, members: int, pins: list[str] | None = None, profile: str = "club-t2",
+               mac_key: bytes | None = None) -> list[bytes]:
     """Pre-encoded frames, so that the client spends its time on I/O, not encoding: redeems,
-    or with ``pins`` the clinic mix (``MIX``), each top-up with the next of ``pins``."""
-    codec = TerminalCodec(load_profile("club-t2"))
+    or with ``pins`` the clinic mix (``MIX``), each top-up with the next of ``pins``; under a
+    MAC ``profile`` each MAC'd with ``mac_key``."""
+    codec = TerminalCodec(load_profile(profile))
     buffer = FrameBuffer(codec.profile.header)
     de7 = datetime.now(UTC).strftime("%m%d%H%M%S")
     sign_on = {"t": "0800", "7": de7, "11": "999999", "41": terminal_id(terminal), "70": "001"}
-    frames = [buffer.frame(codec.encode(sign_on))]
+    frames = [buffer.frame(codec.encode(sign_on, mac_key))]
     unused = iter(pins or ())
     for n in range(count):
         card = card_number(1 + (terminal * 7919 + n) % members)
@@ -130,7 +143,7 @@ def frames_for(terminal: int, count: int, members: int, pins: list[str] | None =
         elif kind == "topup":
             fields.update({"3": "210000", "48": de48.build({"VP": next(unused)})})
             del fields["4"], fields["49"]
-        frames.append(buffer.frame(codec.encode(fields)))
+        frames.append(buffer.frame(codec.encode(fields, mac_key)))
     return frames
 
 
@@ -232,12 +245,24 @@ def summarize(name: str, clients: list[Client], elapsed: float, cpu: float,
     return row
 
 
-def count_approved(clients: list[Client]) -> int:
-    codec = TerminalCodec(load_profile("club-t2"))
+def count_approved(clients: list[Client], profile: str = "club-t2") -> int:
+    codec = TerminalCodec(load_profile(profile))
     codes = [codec.decode(body)["39"] for c in clients for body in c.answers]
     if any(code != "00" for code in codes):
         print(f"  not all approved: {sorted(set(codes))}")
     return sum(code == "00" for code in codes)
+
+
+def master_keys(cli: list[str], folder: Path, terminals: int) -> list[bytes]:
+    """A master key loaded for each terminal (``terminal key``); the keys."""
+    keys = []
+    for t in range(1, terminals + 1):
+        key = secrets.token_bytes(16)
+        write_private(folder / "master.key", key.hex().encode())
+        subprocess.run([*cli, "terminal", "key", terminal_id(t), "--from-file", str(folder / "master.key")],
+                       check=True, capture_output=True)
+        keys.append(key)
+    return keys
 
 
 def client_certificates(folder: Path, terminals: int) -> list[Any]:
@@ -285,8 +310,12 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     key_file = write_voucher_key(folder / "voucher.key")
     tls_port = free_port()
     tls = client_certificates(folder, args.terminals) if args.tls else None
-    config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port, key_file=key_file,
-                                    tls_listener=TLS_LISTENER.format(port=tls_port) if args.tls else ""))
+    mac_port = free_port()
+    if args.mac:
+        write_private(folder / "kek.key", secrets.token_hex(32).encode())
+    extra = (TLS_LISTENER.format(port=tls_port) if args.tls else "") + (
+        MAC_LISTENER.format(port=mac_port) if args.mac else "")
+    config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port, key_file=key_file, tls_listener=extra))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
     subprocess.run([*cli, "init"], check=True, capture_output=True)
     subprocess.run([*cli, "terminal", "import", str(write_terminals(folder / "t.csv", args.terminals))],
@@ -300,6 +329,8 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
         batch = voucher_pins(cli, folder, each * args.terminals)
         pins = [batch[t * each:(t + 1) * each] for t in range(args.terminals)]
     frames = [frames_for(t, per_terminal, args.members, pins[t - 1]) for t in range(1, args.terminals + 1)]
+    mac_frames = [frames_for(t, per_terminal // 2, args.members, None, "club-t2-mac", key)
+                  for t, key in enumerate(master_keys(cli, folder, args.terminals), 1)] if args.mac else []
     gc.freeze()  # the client's garbage collector must not scan a third of a million frames mid-run
     what = "one redeem" if args.mix == "redeem" else "one request of the clinic mix"
     print(f"{args.terminals} terminals, {what} in flight each, {args.members} members, "
@@ -326,6 +357,12 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
         secure = summarize("the same over TLS, client certificates", secured, secured_elapsed, secured_cpu,
                            count_approved(secured))
         print(f"  TLS: {secure['rate'] / result['rate']:.2f} of the plain rate")
+    if mac_frames:
+        wait_for_port(mac_port, gateway, log)
+        maced, maced_elapsed, maced_cpu = await drive(mac_port, mac_frames, args.warmup, args.seconds, gateway.pid)
+        mac = summarize("the same MAC'd (club-t2-mac)", maced, maced_elapsed, maced_cpu,
+                        count_approved(maced, "club-t2-mac"))
+        print(f"  MAC: {mac['rate'] / result['rate']:.2f} of the plain rate")
     rss_after = rss_mib(gateway.pid)
     gateway.send_signal(signal.SIGTERM)
     stop_code = gateway.wait(60)
@@ -355,6 +392,8 @@ if __name__ == "__main__":
                         help="redeems only, or a clinic day's mix of redeem, accrual, inquiry and top-up")
     parser.add_argument("--rate", type=float, default=5000,
                         help="first a run paced at this many requests a second in all (0: skip it)")
+    parser.add_argument("--mac", action="store_true",
+                        help="then the same MAC'd, through a club-t2-mac listener")
     parser.add_argument("--tls", action="store_true",
                         help="then the same through a TLS listener with client certificates")
     options = parser.parse_args()
