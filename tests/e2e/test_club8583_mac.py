@@ -19,6 +19,7 @@ from sqlalchemy import MetaData, create_engine, select
 
 from terminal_gateway.protocols.club8583.mac import check_value
 from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal
+from terminal_gateway.simulators.local import write_private
 from terminal_gateway.simulators.population import card_number, terminal_id
 
 from .conftest import Gateway
@@ -131,8 +132,7 @@ async def test_forged_mac_attacks_move_nothing_and_keys_survive_rotation_and_res
     stranger = await gateway.terminal(2, PROFILE, os.urandom(16))  # registered, but no key loaded
     refused = await stranger.balance(card)
     assert refused.code == "63" and "64" not in refused.fields  # no key: no MAC to give
-    key_file = gateway.folder / "t2.key"
-    key_file.write_text(stranger.master_key.hex())
+    key_file = write_private(gateway.folder / "t2.key", stranger.master_key.hex())
     gateway.cli("terminal", "key", terminal_id(2), "--from-file", str(key_file))
     assert await signed_on_within_a_poll(stranger), "a key loaded while the daemon runs is in force within a poll"
     assert stranger.mac_key != stranger.master_key  # and the key change after the sign-on worked
