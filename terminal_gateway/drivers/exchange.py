@@ -56,7 +56,8 @@ class Exchange:
         request: Request = event.request
         guard = self.guard
         if guard is not None:
-            trespass = guard.trespass(request.terminal)
+            # A request the codec already refused moves nothing whoever it names: its own reason stands.
+            trespass = None if isinstance(request, Malformed) else guard.trespass(request.terminal)
             if trespass is not None:
                 self.log.warn("{peer}: {reason}; refused 63", peer=self.peer(), reason=trespass)
                 request = Malformed(terminal=guard.terminal or request.terminal, code=Code.SECURITY_VIOLATION,
