@@ -18,7 +18,7 @@ from twisted.internet import defer, reactor, task
 from terminal_gateway.rules.calendar import business_day
 from terminal_gateway.simulators.population import card_number
 
-from .conftest import Gateway, Sent
+from .conftest import Gateway, Sent, until_answered
 from .test_club8583 import member
 
 GIFT = card_number(900_000)
@@ -139,18 +139,20 @@ async def test_kill_during_accruals_loses_nothing_answered_and_earns_nothing_twi
                 return
 
     streams = [defer.ensureDeferred(stream(t)) for t in terminals]
-    await task.deferLater(reactor, 1.5, lambda: None)
+    await until_answered(sent, 60)
     gateway.kill()
     await defer.DeferredList(streams)
     gateway.close_links()
     answered_before = [(request, reply) for request, reply in sent if reply is not None]
     assert len(answered_before) > 50
     gateway.start()
-    terminal = await gateway.terminal(1)
-    await terminal.sign_on()
+    again_on = {t.tid: await gateway.terminal(int(t.tid[1:])) for t in terminals}  # each on its own connection
+    for each in again_on.values():
+        await each.sign_on()
+    terminal = again_on[terminals[0].tid]
     earned: dict[str, int] = {}
     for request, reply in sent:
-        again = await terminal.send(dict(request, t="0201"), "accrual repeat")
+        again = await again_on[request["41"].strip()].send(dict(request, t="0201"), "accrual repeat")
         if reply is not None:
             assert (again.code, again.earned) == (reply.code, reply.earned), "an answered accrual was lost"
         earned[request["2"]] = earned.get(request["2"], 0) + (again.earned or 0)
