@@ -35,6 +35,7 @@ setup(
         "test": [
             "pytest>=8,<10",
             "pytest-twisted>=1.14,<2",
+            "pytest-xdist>=3.5,<4",  # the end-to-end tests wait on daemons: they run side by side
             "hypothesis>=6.100,<7",
             "psycopg[binary]>=3.1,<4",
             "ruff>=0.6",
