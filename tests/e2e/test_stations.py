@@ -27,9 +27,6 @@ from terminal_gateway.vocabulary import mask_pan
 
 from .conftest import Gateway, journal
 
-# vpcd has one virtual reader slot: the tests that put a card in it run on one xdist worker.
-pytestmark = pytest.mark.xdist_group("vpcd")
-
 READER = VPCD_READER
 STATION = "CNTR0001"
 MASTER = bytes(range(16))
