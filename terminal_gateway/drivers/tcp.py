@@ -48,7 +48,7 @@ class TerminalLink(TimeoutMixin, Protocol):
         factory = self.factory
         factory.opened(self)
         limits = factory.limits
-        guard = LinkGuard(limits.max_bad_frames, factory.concentrators.get(self.address()))
+        guard = LinkGuard(limits.max_bad_frames, self.address(), factory.concentrators.get(self.address()))
         self.codec = factory.new_connection()
         self.exchange = Exchange(self.codec, factory.family, factory.gateway, self.answer, self.peer, factory.log,
                                  guard, self.refuse)
