@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import families
 from .cli_tls import CertificateError, add_tls_commands
 from .config import ENV_VAR, Config, ConfigError, load
 from .firmware import ProfileError
@@ -85,12 +86,13 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_terminal_add(config: Config, args: argparse.Namespace) -> None:
-    with_store(config, lambda store: store.add_terminal(args.tid, args.branch))
-    print(f"terminal {args.tid} added at branch {args.branch}")
+    with_store(config, lambda store: store.add_terminal(args.tid, args.branch, args.family, families.bindable()))
+    bound = f", {args.family} only" if args.family else ""
+    print(f"terminal {args.tid} added at branch {args.branch}{bound}")
 
 
 def cmd_terminal_import(config: Config, args: argparse.Namespace) -> None:
-    count = with_store(config, lambda store: store.import_terminals(args.file))
+    count = with_store(config, lambda store: store.import_terminals(args.file, families.bindable()))
     print(f"{count} terminals imported")
 
 
@@ -609,8 +611,10 @@ def parser() -> argparse.ArgumentParser:
     add = terminal.add_parser("add", help="register a terminal (DE41) at a branch (DE42)")
     add.add_argument("tid")
     add.add_argument("--branch", required=True)
+    add.add_argument("--family", choices=families.bindable(),
+                     help="the only family of terminals it may speak as (default: any)")
     add.set_defaults(func=cmd_terminal_add)
-    imp = terminal.add_parser("import", help="register terminals from a CSV file: tid,branch")
+    imp = terminal.add_parser("import", help="register terminals from a CSV file: tid,branch or tid,branch,family")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_terminal_import)
     add_tls_commands(commands, terminal, with_store)

@@ -13,7 +13,7 @@ import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from ipaddress import ip_address
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,6 +38,7 @@ from .program import (
 from .store.engine import WriteTimeouts
 from .vocabulary import MAX_AMOUNT
 
+IPNetwork = IPv4Network | IPv6Network
 ENV_VAR = "TERMINAL_GATEWAY_CONFIG"
 ROOT_KEYS = ("store", "program", "branches", "listeners", "groups", "profiles_dirs",
              "services", "interval_rules", "discount_scale", "gift_cards", "vouchers",
@@ -179,6 +180,7 @@ class Config:
     clubcard: ClubCardSettings = field(default_factory=ClubCardSettings)
     counter: CounterSettings = field(default_factory=CounterSettings)
     concentrators: dict[str, frozenset[str]] = field(default_factory=dict)  # source address -> terminals
+    sources: dict[str, tuple[IPNetwork, ...]] = field(default_factory=dict)  # branch -> where its terminals may be
     keys: KeySettings = field(default_factory=KeySettings)
 
     @property
@@ -309,13 +311,20 @@ def _store(path: str, table: Any) -> StoreSettings:
     return settings
 
 
-def _branch(s: _Section, groups: dict[str, Group], limits: Limits) -> Branch:
+def _branch(s: _Section, groups: dict[str, Group], limits: Limits, sources: dict[str, tuple[IPNetwork, ...]]) -> Branch:
+    """A ``[[branches]]`` entry; its ``allowed_sources`` go into ``sources``."""
     branch_id = s.get("id", str, required=True)
     if not 1 <= len(branch_id) <= 15:
         s.fail("id", "1 to 15 characters (DE42)", branch_id)
     cutoff = s.amount("day_cutoff_hour", upper=23) or 0
     branch = Branch(branch_id, _zone(s, "timezone", "UTC"), cutoff, rules.branch_caps(s, groups),
                     rules.branch_limits(s, limits))
+    allowed = s.get("allowed_sources", list)
+    if allowed is not None:
+        try:
+            sources[branch_id] = tuple(ip_network(each) for each in allowed)
+        except (TypeError, ValueError):
+            s.fail("allowed_sources", "an array of addresses or networks such as \"192.168.10.0/24\"", allowed)
     s.done()
     return branch
 
@@ -548,7 +557,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     program = _program(name, root.get("program", dict, {}))
     groups = _groups(name, root.get("groups", dict, required=True))
     limits = rules.limits(root)
-    branches = [_branch(s, groups, limits) for s in root.each("branches")]
+    sources: dict[str, tuple[IPNetwork, ...]] = {}
+    branches = [_branch(s, groups, limits, sources) for s in root.each("branches")]
     root.unique("branches.id", branches, lambda b: b.id, "a branch id no other branch has")
     by_id = {b.id: b for b in branches}
     listeners = [_listener(name, i, t, profiles, by_id) for i, t in enumerate(root.get("listeners", list, []))]
@@ -581,6 +591,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         clubcard=_clubcard(root, base, stations),
         counter=_counter(root),
         concentrators=_concentrators(root),
+        sources=sources,
         keys=_keys(root, base),
     )
 

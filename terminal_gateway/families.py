@@ -22,7 +22,7 @@ from .vocabulary import TerminalFamily
 __all__ = ["FAMILIES", "STATION", "Family", "Transport", "family", "names", "terminal_family"]
 
 # Counter stations decide as one family whatever their reader: no sign-on, partial approval.
-STATION = TerminalFamily("station", partial_approval=True, signon_required=False)
+STATION = TerminalFamily("station", partial_approval=True, signon_required=False, protocol="station")
 
 
 class Transport(StrEnum):
@@ -79,6 +79,11 @@ def names(*transports: Transport) -> tuple[str, ...]:
     return tuple(each.name for each in FAMILIES if each.transport in transports)
 
 
-def terminal_family(profile: Any) -> TerminalFamily:
+def terminal_family(protocol: str, profile: Any) -> TerminalFamily:
     """What the rule core must know of a terminal's firmware (every profile says it)."""
-    return TerminalFamily(profile.name, profile.partial_approval, profile.signon_required)
+    return TerminalFamily(profile.name, profile.partial_approval, profile.signon_required, protocol)
+
+
+def bindable() -> tuple[str, ...]:
+    """The families a terminal can be registered for: those of listeners, and the stations."""
+    return (*names(Transport.TCP, Transport.SERIAL), STATION.protocol or "station")

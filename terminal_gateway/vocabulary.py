@@ -122,6 +122,7 @@ class TerminalFamily:
     name: str = "generic"
     partial_approval: bool = True
     signon_required: bool = False
+    protocol: str | None = None  # its family of terminals (club8583, smartpos, cr200, station); None: any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

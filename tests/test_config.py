@@ -310,3 +310,13 @@ def test_the_store_bounds_its_waits_by_default_and_as_configured(tmp_path: Path)
     text = edited("[store]\n", "[store]\nlock_timeout_seconds = 1\nstatement_timeout_seconds = 2.5\n"
                   "commit_timeout_seconds = 8\n")
     assert load(write(tmp_path, text)).store.timeouts == WriteTimeouts(1.0, 2.5, 8.0)
+
+
+def test_a_branch_may_say_where_its_terminals_connect_from(tmp_path: Path) -> None:
+    sources = 'allowed_sources = ["192.168.10.0/24", "10.0.0.7"]'
+    text = EXAMPLE.replace('day_cutoff_hour = 0', 'day_cutoff_hour = 0\n' + sources)
+    config = load(write(tmp_path, text))
+    assert [str(network) for network in config.sources["CLINIC000000001"]] == ["192.168.10.0/24", "10.0.0.7/32"]
+    bad = EXAMPLE.replace('day_cutoff_hour = 0', 'day_cutoff_hour = 0\nallowed_sources = ["the reception"]')
+    with pytest.raises(ConfigError, match=r"branches\[0\]\.allowed_sources: expected an array of addresses"):
+        load(write(tmp_path, bad))

@@ -8,9 +8,10 @@ with 96 (nothing approved) when they could not be.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -51,6 +52,7 @@ class Dispatcher:
         self._pending: OrderedDict[int, Pending] = OrderedDict()
         self._drained: list[Deferred[None]] = []
         self.accepting = True
+        self.sources: Mapping[str, tuple[IPv4Network | IPv6Network, ...]] = {}  # branch -> allowed_sources
 
     def handle(self, request: Request, family: TerminalFamily) -> Deferred[Outcome]:
         """Decide ``request``; the Deferred fires once the decision is durable."""
@@ -101,6 +103,21 @@ class Dispatcher:
             return (f"the certificate of terminal {terminal} was issued {issued:%Y-%m-%d %H:%M:%S} UTC, before its "
                     f"certificates were revoked ({known.certificates_from:%Y-%m-%d %H:%M:%S} UTC)")
         return None
+
+    def source_problem(self, terminal: str, address: str) -> str | None:
+        """Why ``terminal`` may not speak from ``address``: its branch's ``allowed_sources``
+        name networks and none holds it (an unregistered terminal is the rule core's to answer)."""
+        known = self.core.ledger.terminals.get(terminal)
+        allowed = self.sources.get(known.branch, ()) if known is not None else ()
+        if not allowed:
+            return None
+        try:
+            where = ip_address(address)
+        except ValueError:
+            return f"terminal {terminal} may not speak from {address!r}"
+        if any(where in network for network in allowed):
+            return None
+        return f"terminal {terminal} of branch {known.branch} may not speak from {address}"
 
     def _internal_error(self, request: Request, answer: Deferred[Outcome]) -> None:
         """A bug met deciding or recording ``request``: what it changed is undone, it is

@@ -47,6 +47,7 @@ class GatewayService(MultiService):
             on_rejected=lambda seq, error: self.dispatcher.rejected(seq, error),
         )
         self.dispatcher = Dispatcher(self.core, self.writer.submit, self.writer.resume, store.prepare)
+        self.dispatcher.sources = config.sources
         self.listeners: list[ListenerService] = []
         for listener in config.listeners:
             service = make_listener(listener, config, self.dispatcher, reactor)
@@ -92,6 +93,7 @@ class GatewayService(MultiService):
             log.warn("reload: listeners and [store] take effect at the next start only")
         self.config = config
         self.core.reload(config, key)
+        self.dispatcher.sources = config.sources
         log.info("reloaded the program from {path}: {groups} groups, {services} services, {rules} interval rules",
                  path=config.path, groups=len(config.groups), services=len(config.services),
                  rules=len(config.interval_rules))

@@ -38,6 +38,9 @@ class Gateway(Protocol):
     def certificate_problem(self, terminal: str, issued: datetime) -> str | None:
         """Why a client certificate of ``terminal`` issued at ``issued`` is refused, if it is."""
 
+    def source_problem(self, terminal: str, address: str) -> str | None:
+        """Why ``terminal`` may not speak from ``address``, if its branch says where it may."""
+
 
 class ListenerService(Protocol):
     """One listener, a Twisted service in the daemon's tree; stopping it only stops taking new

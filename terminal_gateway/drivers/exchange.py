@@ -57,7 +57,8 @@ class Exchange:
         guard = self.guard
         if guard is not None:
             # A request the codec already refused moves nothing whoever it names: its own reason stands.
-            trespass = None if isinstance(request, Malformed) else guard.trespass(request.terminal)
+            trespass = None if isinstance(request, Malformed) else (
+                guard.trespass(request.terminal) or self._misplaced(guard, request.terminal))
             if trespass is not None:
                 self.log.warn("{peer}: {reason}; refused 63", peer=self.peer(), reason=trespass)
                 request = Malformed(terminal=guard.terminal or request.terminal, code=Code.SECURITY_VIOLATION,
@@ -67,6 +68,16 @@ class Exchange:
         answer = self.gateway.handle(request, self.family)
         answer.addCallback(self._answer, event, isinstance(request, Malformed))
         answer.addErrback(self._failed, event)
+
+    def _misplaced(self, guard: LinkGuard, terminal: str) -> str | None:
+        """Why ``terminal`` may not speak from where the link comes from (its branch's
+        ``allowed_sources``); asked once per terminal and link."""
+        if terminal in guard.placed:
+            return None
+        problem = self.gateway.source_problem(terminal, guard.source)
+        if problem is None:
+            guard.placed.add(terminal)
+        return problem
 
     def _answer(self, outcome: Outcome, event: Decide, counted: bool) -> None:
         self.write(self.connection.send(event, outcome))

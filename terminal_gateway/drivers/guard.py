@@ -29,12 +29,14 @@ class LinkGuard:
     concentrator, a client certificate); ``None``: one terminal, the first the link names."""
 
     max_bad_frames: int
+    source: str = ""  # the address the link comes from
     speaks_for: frozenset[str] | None = None
     bound_by: str = "this concentrator"
     terminal: str | None = None
     refused: int = 0
     answered: int = 0
     by_code: dict[str, int] = field(default_factory=dict)
+    placed: set[str] = field(default_factory=set)  # terminals whose branch lets them speak from ``source``
 
     def trespass(self, terminal: str) -> str | None:
         """Why the link may not speak for ``terminal``; ``None`` where it may."""

@@ -100,7 +100,8 @@ class CR200Reader(Service):
         self.listener, self.profile, self.reactor = listener, profile, reactor
         self.device, self.terminal = listener.device, listener.terminal
         self.baudrate = listener.baudrate or profile.baudrate
-        self.exchange = Exchange(session, terminal_family(profile), gateway, self._send, lambda: self.terminal, log)
+        family = terminal_family(listener.protocol, profile)
+        self.exchange = Exchange(session, family, gateway, self._send, lambda: self.terminal, log)
         self.port: Any = None
         self.line: CR200Line | None = None
         self._watch = LoopingCall(self._check)

@@ -48,7 +48,7 @@ class TerminalLink(TimeoutMixin, Protocol):
         factory = self.factory
         factory.opened(self)
         limits = factory.limits
-        guard = LinkGuard(limits.max_bad_frames, factory.concentrators.get(self.address()))
+        guard = LinkGuard(limits.max_bad_frames, self.address(), factory.concentrators.get(self.address()))
         self.codec = factory.new_connection()
         self.exchange = Exchange(self.codec, factory.family, factory.gateway, self.answer, self.peer, factory.log,
                                  guard, self.refuse)
@@ -197,7 +197,7 @@ class TCPListener(EndpointListener):
 def codec_listener(listener: Listener, profile: Any, config: Config, gateway: Gateway, reactor: Any,
                    new_connection: Callable[[], StreamConnection]) -> TCPListener:
     """The listener of a TCP family: each connection gets its own codec from ``new_connection``."""
-    factory = LinkFactory(new_connection, terminal_family(profile), gateway,
+    factory = LinkFactory(new_connection, terminal_family(listener.protocol, profile), gateway,
                           Logger(namespace=f"terminal_gateway.{listener.protocol}"), listener.limits,
                           config.concentrators, reactor, bool(listener.tls and listener.tls.client_ca))
     return TCPListener(listener, factory, reactor)

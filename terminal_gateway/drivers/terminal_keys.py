@@ -167,3 +167,6 @@ class KeyedGateway:
 
     def certificate_problem(self, terminal: str, issued: datetime) -> str | None:
         return self._gateway.certificate_problem(terminal, issued)
+
+    def source_problem(self, terminal: str, address: str) -> str | None:
+        return self._gateway.source_problem(terminal, address)

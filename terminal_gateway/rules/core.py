@@ -201,6 +201,10 @@ class RuleCore:
         if terminal is None:
             return Outcome(Code.NOT_PERMITTED_TERMINAL, message=f"terminal {request.terminal!r} is not registered")
         d.terminal = terminal
+        family = d.family.protocol
+        if terminal.family is not None and family is not None and family != terminal.family:
+            return Outcome(Code.NOT_PERMITTED_TERMINAL,
+                           message=f"terminal {terminal.tid} is registered for {terminal.family}, not {family}")
         if request.branch is not None and request.branch != terminal.branch:
             return Outcome(Code.NOT_PERMITTED_TERMINAL,
                            message=f"terminal {terminal.tid} belongs to branch {terminal.branch}, not {request.branch}")

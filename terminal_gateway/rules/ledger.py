@@ -128,6 +128,7 @@ class Terminal:
     batch_seq: int = 1
     counts: dict[str, int] = field(default_factory=dict)
     certificates_from: datetime | None = None  # its TLS client certificates issued before are revoked
+    family: str | None = None  # the only family it may speak as (None: any, as registered before families)
 
     @property
     def batch(self) -> BatchTotals:

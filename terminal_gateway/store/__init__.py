@@ -115,9 +115,10 @@ class Store:
 
     # -- the operator ------------------------------------------------------------------------
 
-    def add_terminal(self, tid: str, branch: str) -> None:
+    def add_terminal(self, tid: str, branch: str, family: str | None = None, families: Collection[str] = ()) -> None:
+        """Register ``tid`` at ``branch``, bound to ``family`` (one of ``families``) if given."""
         with self._transaction("cannot add the terminal", write=True) as conn:
-            terminals.register(conn, [terminals.NewTerminal(tid, branch)], _now())
+            terminals.register(conn, [terminals.NewTerminal(tid, branch, family=family)], _now(), families)
 
     def revoke_certificates(self, tid: str) -> datetime:
         """Refuse every client certificate of ``tid`` issued until now; the instant it took effect."""
@@ -135,11 +136,11 @@ class Store:
             raise StoreError(f"terminal {tid} is not registered")
         return found[0]
 
-    def import_terminals(self, path: str | Path) -> int:
-        """Register every terminal of a ``tid,branch`` CSV file, or none; how many."""
+    def import_terminals(self, path: str | Path, families: Collection[str] = ()) -> int:
+        """Register every terminal of a ``tid,branch[,family]`` CSV file, or none; how many."""
         new = imports.read_terminals(path)
         with self._transaction("cannot import the terminals", write=True) as conn:
-            return terminals.register(conn, new, _now())
+            return terminals.register(conn, new, _now(), families)
 
     def add_member(self, card: str, group: str, groups: Collection[str], phone: str | None = None,
                    referrer: str | None = None) -> str:

@@ -118,7 +118,7 @@ def apply_change(ledger: Ledger, change: Change) -> None:
             if known is None:
                 ledger.terminals[new.tid] = new
             else:
-                known.branch, known.certificates_from = new.branch, new.certificates_from
+                known.branch, known.certificates_from, known.family = new.branch, new.certificates_from, new.family
         case AccountChange(account=new, cards=cards):
             _merge_account(ledger, new)
             for card in cards:

@@ -28,7 +28,19 @@ def read_members(path: str | Path, default_group: str) -> list[NewMember]:
 
 
 def read_terminals(path: str | Path) -> list[NewTerminal]:
-    return [NewTerminal(tid, branch, where) for where, (tid, branch) in _rows(path, TERMINALS_HEADER)]
+    """``tid,branch``, or ``tid,branch,family`` (an empty family: any)."""
+    with_family = _header(path) == (*TERMINALS_HEADER, "family")
+    rows = _rows(path, (*TERMINALS_HEADER, "family") if with_family else TERMINALS_HEADER)
+    return [NewTerminal(cells[0], cells[1], where, (cells[2] or None) if with_family else None)
+            for where, cells in rows]
+
+
+def _header(path: str | Path) -> tuple[str, ...]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return tuple(cell.strip() for cell in next(csv.reader(f), []))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return ()  # _rows says what is wrong with the file
 
 
 def _rows(path: str | Path, header: tuple[str, ...]) -> list[tuple[str, list[str]]]:

@@ -26,8 +26,8 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 def read_terminals(conn: Connection, keys: Sequence[str] | None = None) -> list[Terminal]:
     query = select(terminals.c.tid, terminals.c.branch, terminals.c.signed_on, terminals.c.batch_seq,
-                   terminals.c.certificates_from)
-    return [Terminal(r.tid, r.branch, r.signed_on, r.batch_seq, certificates_from=r.certificates_from)
+                   terminals.c.certificates_from, terminals.c.family)
+    return [Terminal(r.tid, r.branch, r.signed_on, r.batch_seq, certificates_from=r.certificates_from, family=r.family)
             for r in _rows(conn, query, terminals.c.tid, keys)]
 
 

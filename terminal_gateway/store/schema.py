@@ -76,6 +76,7 @@ terminals = Table(
     Column("batch_seq", Integer, nullable=False, server_default=text("1")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("certificates_from", UTCDateTime, nullable=True),  # client certificates issued before: revoked
+    Column("family", String(16), nullable=True),  # the only family it may speak as; NULL: any
 )
 
 terminal_keys = Table(

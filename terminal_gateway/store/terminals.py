@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,21 +23,25 @@ class NewTerminal:
     tid: str
     branch: str
     where: str = ""  # which row a message is about, e.g. "terminals.csv line 3: "
+    family: str | None = None  # the only family it may speak as (club8583, smartpos, cr200, station)
 
 
-def register(conn: Connection, new: Sequence[NewTerminal], now: datetime) -> int:
-    """Insert the terminals (all or, raising ``StoreError``, none); how many."""
+def register(conn: Connection, new: Sequence[NewTerminal], now: datetime, families: Collection[str] = ()) -> int:
+    """Insert the terminals (all or, raising ``StoreError``, none); how many. A terminal's
+    family, where it names one, must be one of ``families``."""
     taken = set(existing(conn, terminals.c.tid, terminals.c.branch, [t.tid for t in new]))
     for terminal in new:
         problem = (ans_problem("terminal id", terminal.tid, TID_LENGTH)
                    or ans_problem("branch", terminal.branch, BRANCH_LENGTH)
-                   or (f"terminal {terminal.tid} is already registered" if terminal.tid in taken else None))
+                   or (f"terminal {terminal.tid} is already registered" if terminal.tid in taken else None)
+                   or (f"family {terminal.family!r}: expected one of {', '.join(families)}"
+                       if terminal.family is not None and terminal.family not in families else None))
         if problem:
             raise StoreError(terminal.where + problem)
         taken.add(terminal.tid)
     if new:
         conn.execute(insert(terminals), [{"tid": t.tid, "branch": t.branch, "signed_on": False, "batch_seq": 1,
-                                          "created_at": now} for t in new])
+                                          "created_at": now, "family": t.family} for t in new])
     changes.append(conn, "terminal", [t.tid for t in new], now)
     return len(new)
 

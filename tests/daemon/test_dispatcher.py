@@ -3,6 +3,7 @@ what it changed is undone, and the next request is decided as if nothing happene
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from typing import Any
 
 import pytest
@@ -83,3 +84,14 @@ def test_an_echo_is_answered_at_once_while_decisions_wait_on_the_store() -> None
     echoed: list[Outcome] = []
     dispatcher.handle(Echo(terminal=TID), TerminalFamily()).addCallback(echoed.append)
     assert echoed[0].code is Code.APPROVED and not waiting, "the store has not answered; the echo does not wait"
+
+
+def test_a_branch_says_where_its_terminals_may_speak_from() -> None:
+    club = Club(club_config())
+    dispatcher = Dispatcher(club.core, lambda seq, rows: None, lambda seq: None, lambda records: records)
+    assert dispatcher.source_problem(TID, "203.0.113.9") is None, "no allowed_sources: anywhere"
+    dispatcher.sources = {club.core.ledger.terminals[TID].branch: (ip_network("192.168.10.0/24"),)}
+    assert dispatcher.source_problem(TID, "192.168.10.77") is None
+    assert dispatcher.source_problem(TID, "192.168.11.1") == (
+        f"terminal {TID} of branch {club.core.ledger.terminals[TID].branch} may not speak from 192.168.11.1")
+    assert dispatcher.source_problem("NOBODY", "192.168.11.1") is None, "the rule core answers nobody's request"

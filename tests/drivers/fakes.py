@@ -14,6 +14,7 @@ class FakeGateway:
         self.pending: list[tuple[Request, TerminalFamily, Deferred[Outcome]]] = []
         self.memory: dict[str, list[tuple[str, str, Outcome]]] = {}
         self.revoked: dict[str, datetime] = {}
+        self.misplaced: dict[str, str] = {}
 
     def handle(self, request: Request, family: TerminalFamily) -> Deferred[Outcome]:
         answer: Deferred[Outcome] = Deferred()
@@ -25,6 +26,9 @@ class FakeGateway:
 
     def business_day(self, branch: str, now: datetime) -> str:
         return "2026-12-01"
+
+    def source_problem(self, terminal: str, address: str) -> str | None:
+        return self.misplaced.get(terminal)
 
     def certificate_problem(self, terminal: str, issued: datetime) -> str | None:
         revoked = self.revoked.get(terminal)

@@ -203,3 +203,13 @@ def test_an_address_gets_a_bounded_number_of_connections() -> None:
     assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.2", 1)) is not None, "another address is not held up"
     first.connectionLost()
     assert factory.buildProtocol(IPv4Address("TCP", "10.0.0.1", 1)) is not None
+
+
+def test_a_terminal_speaking_from_where_its_branch_does_not_allow_is_refused_63() -> None:
+    gateway = FakeGateway()
+    gateway.misplaced["S2"] = "terminal S2 of branch B may not speak from 10.0.0.1"
+    _, link, _ = smartpos_link(gateway)
+    link.dataReceived(ping(TerminalConnection(), "S2"))
+    [(request, _, _)] = gateway.pending
+    assert isinstance(request, Malformed) and request.code is Code.SECURITY_VIOLATION
+    assert "may not speak from 10.0.0.1" in request.reason

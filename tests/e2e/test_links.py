@@ -12,7 +12,7 @@ import time
 import pytest_twisted
 
 from terminal_gateway.simulators.local import free_port
-from terminal_gateway.simulators.population import card_number, terminal_id
+from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id
 from terminal_gateway.simulators.smartpos import connect
 
 from .conftest import Gateway, journal
@@ -66,6 +66,25 @@ async def test_a_connection_cannot_speak_for_another_terminal(gateway: Gateway) 
     assert (await other.sign_on()).code == "00"
     honest = await other.send(other.fields("0200", "00", **other.money(card_number(2), 10_000, IN="INV-2")), "redeem")
     assert honest.code == "00" and balance(gateway, 2) == 490_000
+    assert gateway.stop() == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_terminal_bound_to_its_family_is_refused_on_another_familys_port(gateway: Gateway) -> None:
+    port = free_port()
+    with gateway.config.open("a") as config:
+        config.write(f'\n[[listeners]]\nprotocol = "smartpos"\nprofile = "smartpos-app"\nport = {port}\n')
+    gateway.ports["smartpos-app"] = port
+    gateway.enrol(members=2)
+    bound = "T0000020"
+    gateway.cli("terminal", "add", bound, "--branch", BRANCH, "--family", "club8583")
+    gateway.start()
+    pos = await connect(port, bound, timeout=10)
+    gateway.links.append(pos.link)
+    refused = await pos.redeem(card_number(1), 5_000, "INV-FAMILY")
+    assert refused.code == "58" and "registered for club8583, not smartpos" in refused.message
+    assert balance(gateway, 1) == 500_000
+    assert any(row[1] == bound and row[2] == "58" for row in journal(gateway))
     assert gateway.stop() == 0
 
 

@@ -125,6 +125,21 @@ def test_card_checks(club: Club) -> None:
     assert redeem(club, card, 0).outcome.code is Code.INVALID_AMOUNT
 
 
+def test_a_terminal_bound_to_its_family_is_refused_through_another(club: Club) -> None:
+    card = club.member(1, 50_000)
+    club.core.ledger.terminals[TID].family = "club8583"
+    club.family = TerminalFamily(protocol="smartpos")
+    refused = redeem(club, card, 1_000)
+    assert refused.outcome.code is Code.NOT_PERMITTED_TERMINAL
+    assert refused.outcome.message == f"terminal {TID} is registered for club8583, not smartpos"
+    club.family = TerminalFamily(protocol="club8583")
+    assert redeem(club, card, 1_000, invoice="INV-2").outcome.code is Code.APPROVED
+    club.core.ledger.terminals[TID].family = None  # registered before families: any family
+    club.family = TerminalFamily(protocol="smartpos")
+    assert redeem(club, card, 1_000, invoice="INV-3").outcome.code is Code.APPROVED
+    assert club.balance(card) == 48_000
+
+
 def test_wrong_currency_and_foreign_branch_are_refused(club: Club) -> None:
     card = club.member(1, 50_000)
     assert redeem(club, card, 1, currency=978).outcome.code is Code.FORMAT_ERROR

@@ -69,6 +69,15 @@ def test_terminals_are_imported_all_or_none(store: Store, tmp_path: Path) -> Non
     assert len(store.changes_since(0)[1]) == 2
 
 
+def test_terminals_may_be_bound_to_a_family(store: Store, tmp_path: Path) -> None:
+    good = _file(tmp_path, "terminals.csv", f"tid,branch,family\nT0000001,{BRANCH},smartpos\nT0000002,{BRANCH},\n")
+    assert store.import_terminals(good, ("club8583", "smartpos")) == 2
+    assert (store.terminal("T0000001").family, store.terminal("T0000002").family) == ("smartpos", None)
+    bad = _file(tmp_path, "more.csv", f"tid,branch,family\nT0000003,{BRANCH},iso8583\n")
+    with pytest.raises(StoreError, match=r"line 2: family 'iso8583': expected one of club8583, smartpos$"):
+        store.import_terminals(bad, ("club8583", "smartpos"))
+
+
 def test_ten_thousand_members_import_in_seconds(store: Store, tmp_path: Path) -> None:
     rows = "".join(f"{card_number(n)},,09{n:09d},{card_number(n - 1) if n % 10 != 1 else ''},{n}\n"
                    for n in range(1, 10_001))

@@ -39,7 +39,7 @@ def test_init_twice_changes_nothing(store: Store, store_url: str) -> None:
     store.init_schema()
     store.check_schema()
     assert _shape(store_url) == before
-    assert before["revision"] == "0007"
+    assert before["revision"] == "0008"
     assert store.changes_since(0)[0] == 1  # the data is still there
 
 
@@ -56,7 +56,7 @@ def test_a_schema_at_another_revision_is_refused(store: Store, store_url: str) -
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
     engine.dispose()
-    with pytest.raises(StoreError, match=r"is at revision 0000, not 0007: run 'terminal-gateway init' to upgrade"):
+    with pytest.raises(StoreError, match=r"is at revision 0000, not 0008: run 'terminal-gateway init' to upgrade"):
         store.check_schema()
 
 
