@@ -81,7 +81,7 @@ async def test_a_terminal_bound_to_its_family_is_refused_on_another_familys_port
     gateway.start()
     pos = await connect(port, bound, timeout=10)
     gateway.links.append(pos.link)
-    refused = await pos.redeem(card_number(1), 5_000, "INV-FAMILY")
+    _, refused = await pos.redeem(card_number(1), 5_000, "INV-FAMILY")
     assert refused.code == "58" and "registered for club8583, not smartpos" in refused.message
     assert balance(gateway, 1) == 500_000
     assert any(row[1] == bound and row[2] == "58" for row in journal(gateway))
