@@ -42,9 +42,10 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 
 from terminal_gateway import pki
+from terminal_gateway.private import write_private
 from terminal_gateway.protocols.club8583 import TerminalCodec, de48, load_profile
 from terminal_gateway.protocols.framing import FrameBuffer
-from terminal_gateway.simulators.local import free_port, wait_for_port, write_private, write_voucher_key
+from terminal_gateway.simulators.local import free_port, mac_listener, tls_listener, wait_for_port, write_voucher_key
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 ECHO_SERVER = """
@@ -96,24 +97,6 @@ key_file = "{key_file}"
 [limits]  # a load generator, not a clinic: its terminals accrue far faster than a counter can
 terminal_accruals_per_hour = false
 card_accruals_per_day = false
-"""
-TLS_LISTENER = """
-[[listeners]]
-protocol = "club8583"
-profile = "club-t2"
-port = {port}
-tls_certificate = "gateway.pem"
-tls_key = "gateway.key"
-tls_client_ca = "ca.pem"
-"""
-MAC_LISTENER = """
-[[listeners]]
-protocol = "club8583"
-profile = "club-t2-mac"
-port = {port}
-
-[keys]
-kek_file = "kek.key"
 """
 MIX = ("redeem",) * 5 + ("accrual",) * 2 + ("balance",) * 2 + ("topup",)
 
@@ -313,8 +296,7 @@ async def main(reactor: object, args: argparse.Namespace) -> None:
     mac_port = free_port()
     if args.mac:
         write_private(folder / "kek.key", secrets.token_hex(32).encode())
-    extra = (TLS_LISTENER.format(port=tls_port) if args.tls else "") + (
-        MAC_LISTENER.format(port=mac_port) if args.mac else "")
+    extra = (tls_listener(tls_port) if args.tls else "") + (mac_listener(mac_port) if args.mac else "")
     config.write_text(CONFIG.format(url=url, branch=BRANCH, port=port, key_file=key_file, tls_listener=extra))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
     subprocess.run([*cli, "init"], check=True, capture_output=True)

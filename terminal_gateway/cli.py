@@ -24,6 +24,7 @@ from . import families
 from .cli_tls import CertificateError, add_tls_commands
 from .config import ENV_VAR, Config, ConfigError, load
 from .firmware import ProfileError
+from .private import new_private, write_private
 from .vocabulary import mask_pan
 
 if TYPE_CHECKING:
@@ -134,10 +135,10 @@ def cmd_keys_new_kek(config: Config | None, args: argparse.Namespace) -> None:
 
     key = os.urandom(32)
     try:
-        fd = os.open(args.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        out = new_private(args.file)
     except FileExistsError:
         raise CommandError(f"{args.file} already exists: a KEK is never written over a file") from None
-    with open(fd, "w", encoding="ascii") as out:
+    with out:
         out.write(key.hex() + "\n")
     print(f"new KEK in {args.file} (readable by you only), check value {check_value(key)}")
 
@@ -158,24 +159,12 @@ def cmd_keys_rotate_kek(config: Config, args: argparse.Namespace) -> None:
                                                                  write=True))
     where = config.keys.kek_file
     if where is not None:  # the running daemons read the KEK from here again when they meet the new one
-        os.replace(_private_copy(args.new_file, where), where)
+        with open(args.new_file, "rb") as new_kek:
+            os.replace(write_private(f"{where}.new", new_kek.read()), where)
         done = f"{where} now holds it"
     else:
         done = f"set {config.keys.kek_env} to it for the next start"
     print(f"the keys of {_plural(count, 'terminal')} re-wrapped from KEK {old.check} to {new.check}; {done}")
-
-
-def _private_copy(source: str, beside: Any) -> str:
-    """A copy of ``source`` next to ``beside``, readable by its owner only; its name."""
-    temporary = f"{beside}.new"
-    with open(source, "rb") as f:
-        data = f.read()
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    return temporary
 
 
 def cmd_member_add(config: Config, args: argparse.Namespace) -> None:
@@ -395,10 +384,9 @@ def cmd_voucher_generate(config: Config, args: argparse.Namespace) -> None:
 def _new_private_file(path: str):
     """``path`` created for writing, readable by its owner only; never an existing file."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return new_private(path)
     except FileExistsError:
         raise CommandError(f"--out: {path} already exists: PINs are never written over a file") from None
-    return open(fd, "w", newline="", encoding="ascii")
 
 
 def cmd_voucher_activate(config: Config, args: argparse.Namespace) -> None:

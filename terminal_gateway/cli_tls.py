@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import pki
+from .private import write_private
 
 __all__ = ["CertificateError", "add_tls_commands"]
 
@@ -31,13 +31,9 @@ class CertificateError(Exception):
 
 def _write(folder: Path, name: str, issued: pki.Issued) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    certificate, key = folder / f"{name}.pem", folder / f"{name}.key"
+    certificate = folder / f"{name}.pem"
     certificate.write_bytes(issued.certificate)
-    descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(issued.key)
-    os.chmod(key, 0o600)  # an existing file keeps its mode through O_CREAT
-    return certificate, key
+    return certificate, write_private(folder / f"{name}.key", issued.key)
 
 
 def _authority(folder: str) -> pki.Issued:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from terminal_gateway.config import ConfigError, load, voucher_key
+from terminal_gateway.private import write_private
 from terminal_gateway.program import (
     Branch,
     Caps,
@@ -32,7 +33,6 @@ from terminal_gateway.program import (
     Upgrade,
     Vouchers,
 )
-from terminal_gateway.simulators.local import write_private
 
 from .test_config import write
 

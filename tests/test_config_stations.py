@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from terminal_gateway.config import ConfigError, CounterSettings, Station, load, master_key, read_master_key
-from terminal_gateway.simulators.local import write_private
+from terminal_gateway.private import write_private
 
 from .test_config import EXAMPLE, write
 

@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("protocols", "store"),
     ("firmware",),  # reading profile files, for the protocols
     ("rules",),
-    ("program", "vocabulary", "__init__", "firmware_profiles"),
+    ("program", "vocabulary", "private", "__init__", "firmware_profiles"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

@@ -19,9 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..private import write_private
 from ..rules.cards import with_check_digit
 from .devices import Devices
-from .local import clinic_config, free_ports, wait_for_port, write_private, write_voucher_key
+from .local import clinic_config, free_ports, mac_listener, tls_listener, wait_for_port, write_voucher_key
 from .population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 GIFT_BODY = 60379900000000  # the demo's nine gift cards: this number and the eight after, with check digits
@@ -29,28 +30,6 @@ GIFT_BODY = 60379900000000  # the demo's nine gift cards: this number and the ei
 
 def gift_card(n: int) -> str:
     return with_check_digit(str(GIFT_BODY + n))
-
-
-SECURE_LISTENER = """
-[[listeners]]             # the same firmware behind TLS, every terminal with a client certificate
-protocol = "club8583"
-profile = "club-t2"
-port = {port}
-tls_certificate = "gateway.pem"
-tls_key = "gateway.key"
-tls_client_ca = "ca.pem"
-"""
-
-
-MAC_LISTENER = """
-[[listeners]]             # firmware 2.4 on: every message MAC'd with the terminal's session key
-protocol = "club8583"
-profile = "club-t2-mac"
-port = {port}
-
-[keys]
-kek_file = "kek.key"      # the key-encryption key: the terminal keys are stored wrapped under it
-"""
 
 
 def secure_counter(cli: list[str], port: int, folder: Path) -> None:
@@ -83,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     key = write_voucher_key(folder / "voucher.key")
     devices = Devices(folder)
     config.write_text(clinic_config(f"sqlite:///{folder / 'gateway.db'}", dict(zip(profiles, ports, strict=True)),
-                                    voucher_key_file=key) + devices.config() + SECURE_LISTENER.format(port=secure_port)
-                      + MAC_LISTENER.format(port=mac_port))
+                                    voucher_key_file=key) + devices.config() + tls_listener(secure_port)
+                      + mac_listener(mac_port))
     cli = [sys.executable, "-m", "terminal_gateway.cli", "--config", str(config)]
 
     def step(*words: str) -> None:

@@ -16,9 +16,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..private import write_private
 from .clubcard import VPCD_READER, VirtualClubCard, VpcdCard, vpcd_problem
 from .cr200 import PtyPair, socat_available
-from .local import free_ports, wait_for_port, write_private
+from .local import free_ports, wait_for_port
 from .population import BRANCH, card_number, terminal_id
 
 SMARTPOS_TERMINAL = 10

@@ -3,7 +3,6 @@ the benchmark, which all run the real ``terminal-gateway run`` as a child proces
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import subprocess
@@ -11,6 +10,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..private import write_private
 from .population import BRANCH
 
 
@@ -133,11 +133,33 @@ def write_voucher_key(path: Path) -> Path:
     return write_private(path, secrets.token_hex(32) + "\n")
 
 
-def write_private(path: Path, content: str | bytes) -> Path:
-    """A new key file at ``path``, readable by its owner only from its first byte (the gateway
-    refuses a key file others can read)."""
-    data = content.encode() if isinstance(content, str) else content
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-        f.write(data)
-    path.chmod(0o600)  # an existing file keeps its mode through O_CREAT
-    return path
+TLS_LISTENER = """
+[[listeners]]             # club-t2 behind TLS, every terminal with a client certificate of ca.pem's CA
+protocol = "club8583"
+profile = "club-t2"
+port = {port}
+tls_certificate = "gateway.pem"
+tls_key = "gateway.key"
+tls_client_ca = "ca.pem"
+"""
+
+MAC_LISTENER = """
+[[listeners]]             # club-t2-mac: every message MAC'd with the terminal's session key
+protocol = "club8583"
+profile = "club-t2-mac"
+port = {port}
+
+[keys]
+kek_file = "kek.key"      # the key-encryption key: the terminal keys are stored wrapped under it
+"""
+
+
+def tls_listener(port: int) -> str:
+    """A club-t2 listener on ``port`` over TLS with client certificates; its files (``gateway.pem``,
+    ``gateway.key``, ``ca.pem``) beside the configuration."""
+    return TLS_LISTENER.format(port=port)
+
+
+def mac_listener(port: int) -> str:
+    """A club-t2-mac listener on ``port``, and ``[keys]`` naming ``kek.key`` beside the configuration."""
+    return MAC_LISTENER.format(port=port)

@@ -16,9 +16,9 @@ from twisted.internet.defer import succeed
 from terminal_gateway.config import ConfigError, load
 from terminal_gateway.daemon.stations import StationService
 from terminal_gateway.drivers.cardreader import CardRemoved
+from terminal_gateway.private import write_private
 from terminal_gateway.protocols.counter import parse_operation
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag
-from terminal_gateway.simulators.local import write_private
 from terminal_gateway.vocabulary import BalanceInquiry, Code, Malformed, Outcome, Redeem
 
 from ..support import hide_driver_library

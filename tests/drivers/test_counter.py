@@ -24,8 +24,8 @@ from twisted.web.test.requesthelper import DummyChannel
 
 from terminal_gateway.config import CounterSettings
 from terminal_gateway.drivers.counter import BoundedRequest, counter_listener
+from terminal_gateway.private import write_private
 from terminal_gateway.protocols.counter import MAX_BODY, Operation, Reply
-from terminal_gateway.simulators.local import write_private
 
 TOKENS = {"good-token-of-station-1": "CNTR0001", "good-token-of-station-2": "CNTR0002"}
 GOOD = "good-token-of-station-1"

@@ -16,7 +16,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrap
 
 from terminal_gateway.protocols.club8583 import TerminalCodec, load_profile
 from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal, TerminalLink
-from terminal_gateway.simulators.local import clinic_config, free_ports, wait_for_port, write_voucher_key
+from terminal_gateway.simulators.local import clinic_config, free_port, free_ports, wait_for_port, write_voucher_key
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id, write_members, write_terminals
 
 from ..support import FIRMWARE_PROFILES, pg_database
@@ -44,6 +44,14 @@ class Gateway:
         self.config.write_text(f"profiles_dirs = [{str(FIRMWARE_PROFILES)!r}]\n{text}\n[keys]\n"
                                f"kek_file = {kek_file!r}\n")
         return kek
+
+    def add_listener(self, protocol: str, profile: str) -> int:
+        """A listener of ``protocol`` and ``profile`` on a free port, which ``start`` waits for; its port."""
+        port = free_port()
+        with self.config.open("a") as config:
+            config.write(f'\n[[listeners]]\nprotocol = "{protocol}"\nprofile = "{profile}"\nport = {port}\n')
+        self.ports[profile] = port
+        return port
 
     def cli(self, *words: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([sys.executable, "-m", "terminal_gateway.cli", "--config", str(self.config), *words],

@@ -17,9 +17,9 @@ import pytest
 import pytest_twisted
 from sqlalchemy import MetaData, create_engine, select
 
+from terminal_gateway.private import write_private
 from terminal_gateway.protocols.club8583.mac import check_value
 from terminal_gateway.simulators.club8583 import Reply, SimulatedTerminal
-from terminal_gateway.simulators.local import write_private
 from terminal_gateway.simulators.population import card_number, terminal_id
 
 from .conftest import Gateway

@@ -11,7 +11,6 @@ import time
 
 import pytest_twisted
 
-from terminal_gateway.simulators.local import free_port
 from terminal_gateway.simulators.population import BRANCH, card_number, terminal_id
 from terminal_gateway.simulators.smartpos import connect
 
@@ -71,10 +70,7 @@ async def test_a_connection_cannot_speak_for_another_terminal(gateway: Gateway) 
 
 @pytest_twisted.ensureDeferred
 async def test_a_terminal_bound_to_its_family_is_refused_on_another_familys_port(gateway: Gateway) -> None:
-    port = free_port()
-    with gateway.config.open("a") as config:
-        config.write(f'\n[[listeners]]\nprotocol = "smartpos"\nprofile = "smartpos-app"\nport = {port}\n')
-    gateway.ports["smartpos-app"] = port
+    port = gateway.add_listener("smartpos", "smartpos-app")
     gateway.enrol(members=2)
     bound = "T0000020"
     gateway.cli("terminal", "add", bound, "--branch", BRANCH, "--family", "club8583")
@@ -90,10 +86,7 @@ async def test_a_terminal_bound_to_its_family_is_refused_on_another_familys_port
 
 @pytest_twisted.ensureDeferred
 async def test_a_junk_flood_costs_a_few_rows_and_honest_terminals_are_answered(gateway: Gateway) -> None:
-    port = free_port()
-    with gateway.config.open("a") as config:
-        config.write(f'\n[[listeners]]\nprotocol = "smartpos"\nprofile = "smartpos-app"\nport = {port}\n')
-    gateway.ports["smartpos-app"] = port
+    port = gateway.add_listener("smartpos", "smartpos-app")
     gateway.enrol(members=2)
     gateway.start()
     rows_before = len(journal(gateway))

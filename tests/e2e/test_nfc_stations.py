@@ -16,9 +16,10 @@ from collections.abc import Iterator
 import pytest
 import pytest_twisted
 
+from terminal_gateway.private import write_private
 from terminal_gateway.protocols.clubcard.apdu import GET_UID
 from terminal_gateway.simulators.clubcard import VirtualClubCard, VirtualUidTag
-from terminal_gateway.simulators.local import free_port, wait_for_port, write_private
+from terminal_gateway.simulators.local import free_port, wait_for_port
 from terminal_gateway.simulators.nfc_card import NfcCard, free_udp_port
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan

@@ -11,7 +11,6 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from terminal_gateway.simulators.local import free_port
 from terminal_gateway.simulators.population import card_number, terminal_id
 from terminal_gateway.simulators.smartpos import SmartPOSTerminal, connect, pb
 
@@ -23,10 +22,7 @@ PROFILE = "smartpos-app"
 @pytest.fixture
 def both(gateway: Gateway) -> Gateway:
     """The clinic's gateway (a Club-8583 listener per family) with a SmartPOS listener too."""
-    port = free_port()
-    with gateway.config.open("a") as config:
-        config.write(f'\n[[listeners]]\nprotocol = "smartpos"\nprofile = "{PROFILE}"\nport = {port}\n')
-    gateway.ports[PROFILE] = port  # start() waits for it too
+    gateway.add_listener("smartpos", PROFILE)
     return gateway
 
 

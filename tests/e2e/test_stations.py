@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import pytest_twisted
 
+from terminal_gateway.private import write_private
 from terminal_gateway.simulators.clubcard import VPCD_READER, VirtualClubCard, VirtualUidTag, VpcdCard, vpcd_problem
-from terminal_gateway.simulators.local import free_port, wait_for_port, write_private
+from terminal_gateway.simulators.local import free_port, wait_for_port
 from terminal_gateway.simulators.population import BRANCH, card_number
 from terminal_gateway.vocabulary import mask_pan
 
